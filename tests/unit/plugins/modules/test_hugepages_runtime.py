@@ -1,0 +1,79 @@
+"""The module shell: arguments in, report out, fail/warn per allow_partial."""
+
+import json
+import os
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.kvmops.hypervisor.plugins.modules import hugepages_runtime
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _hugepages as hp
+
+
+class Exit(Exception):
+    def __init__(self, kwargs, failed):
+        Exception.__init__(self, kwargs.get("msg"))
+        self.result = kwargs
+        self.failed = failed
+
+
+def run(monkeypatch, args, check_mode=False, diff=False):
+    args = dict(args)
+    args["_ansible_check_mode"] = check_mode
+    args["_ansible_diff"] = diff
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+
+    def exit_json(self, **kwargs):
+        raise Exit(kwargs, False)
+
+    def fail_json(self, **kwargs):
+        raise Exit(kwargs, True)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    with pytest.raises(Exit) as info:
+        hugepages_runtime.main()
+    return info.value
+
+
+def pool(root, size_kb, node, count=None):
+    path = os.path.join(str(root), hp.NODE_POOL.lstrip("/") % (node, size_kb))
+    if count is not None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write("%d\n" % count)
+    with open(path) as handle:
+        return int(handle.read())
+
+
+def test_allocates_and_reports_diff(monkeypatch, tmp_path):
+    pool(tmp_path, 2048, 0, 0)
+    outcome = run(monkeypatch, {"pages": {"2048": {"0": 64}}, "root": str(tmp_path)}, diff=True)
+    assert not outcome.failed and outcome.result["changed"] is True
+    assert pool(tmp_path, 2048, 0) == 64
+    assert outcome.result["diff"]["after"] == "2048 kB node 0: 64\n"
+
+
+def test_check_mode_writes_nothing(monkeypatch, tmp_path):
+    pool(tmp_path, 2048, 0, 0)
+    outcome = run(monkeypatch, {"pages": {"2048": {"0": 64}}, "root": str(tmp_path)}, check_mode=True)
+    assert outcome.result["changed"] is True and pool(tmp_path, 2048, 0) == 0
+
+
+@pytest.mark.parametrize("allow, failed", [(False, True), (True, False)])
+def test_short_allocation_fails_unless_allowed(monkeypatch, tmp_path, allow, failed):
+    pool(tmp_path, 2048, 0, 0)
+    outcome = run(monkeypatch, {"pages": {"2048": {"0": 4}, "1048576": {"1": 2}},
+                                "root": str(tmp_path), "allow_partial": allow})
+    assert outcome.failed is failed
+    assert outcome.result["short_summary"] == [
+        "node 1: 1048576 kB pages 0 of 2 (no such pool: %s)" % (hp.NODE_POOL % (1, 1048576))]
+    if failed:
+        assert "allow_partial" in outcome.result["msg"]
+
+
+def test_bad_pages_fail_with_name(monkeypatch, tmp_path):
+    outcome = run(monkeypatch, {"pages": {"2000": {"0": 4}}, "root": str(tmp_path)})
+    assert outcome.failed and outcome.result["msg"].startswith("pages:")
