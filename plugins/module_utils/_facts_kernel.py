@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kernel facts: release, running and pending command line, isolation, KVM, build options.
+
+Sources: /proc/sys/kernel/osrelease, /proc/cmdline, /sys/devices/system/cpu/{isolated,
+nohz_full} (Documentation/ABI/testing/sysfs-devices-system-cpu), /sys/module/kvm*/parameters
+(Documentation/virt/kvm/), /boot/config-<release> or /proc/config.gz. The pending command
+line (what the next boot gets) comes from the boot loader configuration, parsed by
+``_cmdline.pending_cmdline``, the parser the kernel_cmdline module uses as well.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gzip
+import io
+import re
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import (
+    pending_cmdline,
+    split_cmdline,
+)
+
+# Build options that decide what the plan may propose (kernel_args, huge pages, IOMMU...).
+CONFIG_OPTIONS = (
+    "CONFIG_NO_HZ_FULL", "CONFIG_NO_HZ_FULL_ALL", "CONFIG_RCU_NOCB_CPU", "CONFIG_CPU_ISOLATION",
+    "CONFIG_HUGETLBFS", "CONFIG_HUGETLB_PAGE", "CONFIG_TRANSPARENT_HUGEPAGE", "CONFIG_NUMA",
+    "CONFIG_KVM", "CONFIG_KVM_INTEL", "CONFIG_KVM_AMD", "CONFIG_VFIO", "CONFIG_VFIO_PCI",
+    "CONFIG_INTEL_IOMMU", "CONFIG_INTEL_IOMMU_DEFAULT_ON", "CONFIG_AMD_IOMMU",
+    "CONFIG_IOMMU_DEFAULT_PASSTHROUGH", "CONFIG_IRQ_REMAP", "CONFIG_KSM", "CONFIG_ZSWAP",
+    "CONFIG_SECCOMP", "CONFIG_SECURITY_APPARMOR", "CONFIG_SECURITY_SELINUX",
+    "CONFIG_PREEMPT_DYNAMIC", "CONFIG_PREEMPT_RT", "CONFIG_HZ",
+)
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)")
+_CONFIG_SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+_CONFIG_UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def version_tuple(release):
+    """[major, minor] of a kernel release string, or None."""
+    match = _VERSION.match(release or "")
+    if not match:
+        return None
+    return [int(match.group(1)), int(match.group(2))]
+
+
+def parse_kconfig(text, wanted=CONFIG_OPTIONS):
+    """{option: value} for ``wanted`` options of a .config text; unset ones are "n"."""
+    wanted = set(wanted)
+    result = {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        match = _CONFIG_SET.match(line)
+        if match and match.group(1) in wanted:
+            value = match.group(2)
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            result[match.group(1)] = value
+            continue
+        match = _CONFIG_UNSET.match(line)
+        if match and match.group(1) in wanted:
+            result[match.group(1)] = "n"
+    return result
+
+
+def _kernel_config(reader, release):
+    if release:
+        text = reader.text("/boot/config-%s" % release)
+        if text is not None:
+            return parse_kconfig(text), "/boot/config-%s" % release
+    data = reader.data("/proc/config.gz")
+    if data is not None:
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                return parse_kconfig(handle.read().decode("utf-8", "replace")), "/proc/config.gz"
+        except Exception as exc:  # pylint: disable=broad-except
+            reader.warn("cannot decompress /proc/config.gz: %s" % exc)
+    return {}, None
+
+
+def kvm_parameters(reader):
+    """Which kvm vendor module is loaded and the parameters the roles set."""
+    module = None
+    for name in ("kvm_intel", "kvm_amd"):
+        if reader.isdir("/sys/module/%s" % name):
+            module = name
+            break
+    result = {
+        "loaded": reader.isdir("/sys/module/kvm"),
+        "module": module,
+        "nested": None,
+        "halt_poll_ns": reader.integer("/sys/module/kvm/parameters/halt_poll_ns"),
+    }
+    if module:
+        result["nested"] = reader.boolean("/sys/module/%s/parameters/nested" % module)
+    return result
+
+
+def gather_kernel(reader):
+    """The ``kvm_host.kernel`` dictionary."""
+    release = reader.text("/proc/sys/kernel/osrelease")
+    if not release:
+        version = reader.text("/proc/version", "")
+        words = version.split()
+        release = words[2] if len(words) > 2 and words[:2] == ["Linux", "version"] else None
+    text = reader.text("/proc/cmdline")
+    if text is None:
+        reader.warn("cannot read /proc/cmdline: running kernel command line unknown")
+        cmdline = []
+    else:
+        cmdline = split_cmdline(text)
+    config, config_source = _kernel_config(reader, release)
+    return {
+        "release": release,
+        "version_tuple": version_tuple(release),
+        "cmdline": cmdline,
+        "pending_cmdline": pending_cmdline(reader),
+        "isolated": reader.cpulist("/sys/devices/system/cpu/isolated", []),
+        "nohz_full": reader.cpulist("/sys/devices/system/cpu/nohz_full", []),
+        "kvm": kvm_parameters(reader),
+        "config": config,
+        "config_source": config_source,
+    }

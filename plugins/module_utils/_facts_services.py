@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about the software that runs guests: ZFS, libvirt settings, running QEMU processes.
+
+Sources: /proc/spl/kstat/zfs (pools and arcstats), /sys/module/zfs/parameters
+(OpenZFS docs, "Module Parameters"), /etc/libvirt/qemu.conf and
+/etc/libvirt/qemu/networks/*.xml (libvirt docs: formatnetwork.html), /proc/PID/cmdline,
+/proc/PID/status ``Seccomp:`` (Documentation/filesystems/proc.rst) and
+/proc/PID/attr/current (the LSM label: AppArmor profile or SELinux context).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+import xml.etree.ElementTree as ElementTree
+
+ZFS_KSTAT = "/proc/spl/kstat/zfs"
+ZFS_PARAMETERS = "/sys/module/zfs/parameters"
+QEMU_CONF = "/etc/libvirt/qemu.conf"
+NETWORKS_DIR = "/etc/libvirt/qemu/networks"
+
+_QEMU_BINARY = re.compile(r"^(?:qemu-system-[A-Za-z0-9_]+|qemu-kvm)$")
+_CONF_TOKEN = re.compile(r"""
+    (?P<space>[ \t\r\n]+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'[^'\n]*')
+  | (?P<number>-?(?:0x[0-9A-Fa-f]+|\d+)\b)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<punct>[=\[\],])
+""", re.VERBOSE)
+
+
+# --------------------------------------------------------------------------- ZFS
+
+def parse_kstat(text):
+    """``name type data`` rows of a kstat file (after its two header lines) as {name: int}."""
+    values = {}
+    for line in (text or "").splitlines()[2:]:
+        words = line.split()
+        if len(words) != 3:
+            continue
+        try:
+            values[words[0]] = int(words[2])
+        except ValueError:
+            continue
+    return values
+
+
+def gather_zfs(reader):
+    """The ``kvm_host.zfs`` dictionary."""
+    present = reader.isdir("/sys/module/zfs") or reader.isdir(ZFS_KSTAT)
+    result = {"present": present, "pools": [], "arc": None, "parameters": {}}
+    if not present:
+        return result
+    result["pools"] = sorted(name for name in reader.listdir(ZFS_KSTAT)
+                             if reader.isdir("%s/%s" % (ZFS_KSTAT, name)))
+    text = reader.text(ZFS_KSTAT + "/arcstats", warn_missing=True)
+    if text is not None:
+        stats = parse_kstat(text)
+        if not stats:
+            reader.warn("no values in %s/arcstats" % ZFS_KSTAT)
+        result["arc"] = {"max": stats.get("c_max"), "min": stats.get("c_min"),
+                         "size": stats.get("size"), "target": stats.get("c")}
+    for name in ("zfs_arc_max", "zfs_arc_min", "zfs_txg_timeout", "zfs_prefetch_disable"):
+        value = reader.integer("%s/%s" % (ZFS_PARAMETERS, name))
+        if value is not None:
+            result["parameters"][name] = value
+    return result
+
+
+# --------------------------------------------------------------------------- libvirt
+
+def _conf_tokens(text):
+    pos = 0
+    tokens = []
+    while pos < len(text):
+        match = _CONF_TOKEN.match(text, pos)
+        if not match:
+            tokens.append(("bad", text[pos]))
+            pos += 1
+            continue
+        pos = match.end()
+        kind = match.lastgroup
+        if kind not in ("space", "comment"):
+            tokens.append((kind, match.group(kind)))
+    return tokens
+
+
+def _conf_value(tokens, index):
+    """(value, next index) of the value at tokens[index]; raises ValueError."""
+    kind, text = tokens[index]
+    if kind == "string":
+        body = text[1:-1]
+        if text[0] == '"':
+            body = re.sub(r"\\(.)", r"\1", body)
+        return body, index + 1
+    if kind == "number":
+        return int(text, 0), index + 1
+    if kind == "punct" and text == "[":
+        items = []
+        index += 1
+        while True:
+            if index >= len(tokens):
+                raise ValueError("unterminated list")
+            if tokens[index] == ("punct", "]"):
+                return items, index + 1
+            item, index = _conf_value(tokens, index)
+            items.append(item)
+            if index < len(tokens) and tokens[index] == ("punct", ","):
+                index += 1
+    raise ValueError("unexpected %r" % text)
+
+
+def parse_libvirt_conf(text, on_error=None):
+    """The settings of a libvirt configuration file (``key = value``; strings, integers,
+    lists), as libvirt's virConfParse reads them. Malformed settings are skipped and
+    reported through ``on_error(message)``."""
+    tokens = _conf_tokens(text or "")
+    settings = {}
+    index = 0
+    while index < len(tokens):
+        kind, name = tokens[index]
+        if kind == "name" and index + 1 < len(tokens) and tokens[index + 1] == ("punct", "="):
+            try:
+                value, index = _conf_value(tokens, index + 2)
+                settings[name] = value
+                continue
+            except (ValueError, IndexError) as exc:
+                if on_error:
+                    on_error("malformed value of %s: %s" % (name, exc))
+                index += 2
+        else:
+            if on_error:
+                on_error("unexpected %r" % name)
+            index += 1
+        # resynchronise on the next "name =" pair
+        while index < len(tokens) and not (
+                tokens[index][0] == "name" and index + 1 < len(tokens)
+                and tokens[index + 1] == ("punct", "=")):
+            index += 1
+    return settings
+
+
+def parse_network_xml(text):
+    """(name, forward_mode, bridge) of a libvirt network definition; raises ValueError."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise ValueError(str(exc))
+    if root.tag != "network":
+        raise ValueError("root element is <%s>, not <network>" % root.tag)
+    forward = root.find("forward")
+    mode = None
+    if forward is not None:
+        mode = forward.get("mode") or "nat"  # libvirt: no mode attribute means nat
+    bridge = root.find("bridge")
+    return (root.findtext("name"), mode, bridge.get("name") if bridge is not None else None)
+
+
+def gather_libvirt(reader):
+    """The ``kvm_host.libvirt`` dictionary."""
+    present = any(reader.exists(path) for path in (
+        "/etc/libvirt", "/usr/sbin/libvirtd", "/usr/sbin/virtqemud"))
+    conf_text = reader.text(QEMU_CONF)
+    qemu_conf = {}
+    if conf_text is not None:
+        qemu_conf = parse_libvirt_conf(
+            conf_text, lambda message: reader.warn("%s: %s" % (QEMU_CONF, message)))
+    networks = []
+    autostart = set(reader.listdir(NETWORKS_DIR + "/autostart"))
+    for filename in reader.listdir(NETWORKS_DIR):
+        if not filename.endswith(".xml"):
+            continue
+        path = posixpath.join(NETWORKS_DIR, filename)
+        text = reader.text(path)
+        if text is None:
+            continue
+        try:
+            name, mode, bridge = parse_network_xml(text)
+        except ValueError as exc:
+            reader.warn("cannot parse %s: %s" % (path, exc))
+            continue
+        networks.append({"name": name or filename[:-4], "forward_mode": mode,
+                         "bridge": bridge, "autostart": filename in autostart})
+    return {
+        "present": present,
+        "qemu_conf_present": conf_text is not None,
+        "qemu_conf": qemu_conf,
+        "networks": sorted(networks, key=lambda net: net["name"]),
+    }
+
+
+# --------------------------------------------------------------------------- QEMU
+
+def _split_option(value):
+    """QEMU option parts split on ',' with ',,' as an escaped comma."""
+    parts = [""]
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if char == ",":
+            if value[index + 1:index + 2] == ",":
+                parts[-1] += ","
+                index += 2
+                continue
+            parts.append("")
+        else:
+            parts[-1] += char
+        index += 1
+    return parts
+
+
+def guest_name(argv):
+    """Guest name from ``-name guest=X,...`` or ``-name X``; None without -name."""
+    for index, arg in enumerate(argv[:-1]):
+        if arg in ("-name", "--name"):
+            parts = _split_option(argv[index + 1])
+            for part in parts:
+                if part.startswith("guest="):
+                    return part[len("guest="):]
+            if parts and "=" not in parts[0]:
+                return parts[0]
+            return None
+    return None
+
+
+def parse_qemu_cmdline(data):
+    """argv of a QEMU process from /proc/PID/cmdline bytes, or None for other programs."""
+    if not data:
+        return None
+    argv = data.decode("utf-8", "replace").rstrip("\0").split("\0")
+    if not _QEMU_BINARY.match(posixpath.basename(argv[0])):
+        return None
+    return argv
+
+
+def gather_qemu(reader):
+    """The ``kvm_host.qemu_processes`` list."""
+    processes = []
+    for pid in reader.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        argv = parse_qemu_cmdline(reader.data("/proc/%s/cmdline" % pid, quiet=True))
+        if argv is None:
+            continue
+        seccomp = None
+        for line in reader.lines("/proc/%s/status" % pid, []):
+            if line.startswith("Seccomp:"):
+                try:
+                    seccomp = int(line.split()[1])
+                except (ValueError, IndexError):
+                    reader.warn("malformed Seccomp line in /proc/%s/status: %r" % (pid, line))
+                break
+        # EINVAL: no LSM provides a label; the process may also be gone already
+        label = reader.text("/proc/%s/attr/current" % pid, quiet=True)
+        if label is not None:
+            label = label.rstrip("\0").strip() or None
+        uuid = None
+        if "-uuid" in argv[:-1]:
+            uuid = argv[argv.index("-uuid") + 1]
+        processes.append({
+            "pid": int(pid),
+            "name": guest_name(argv),
+            "uuid": uuid,
+            "binary": argv[0],
+            "seccomp": seccomp,
+            "security_label": label,
+        })
+    return sorted(processes, key=lambda proc: proc["pid"])

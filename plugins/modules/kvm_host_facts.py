@@ -1,0 +1,214 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kvm_host_facts
+short_description: Gather what a KVM hypervisor host looks like (CPU, NUMA, memory, kernel, devices)
+version_added: 0.1.0
+description:
+  - Reads C(/sys), C(/proc), C(/boot) and C(/etc/libvirt) once and returns
+    C(ansible_facts.kvm_host), the input of the C(kvmops.hypervisor.host_plan) action and
+    of the audit playbook.
+  - CPU topology (online and offline CPUs, physical cores, packages, last-level cache
+    groups) and NUMA nodes (CPUs, memory, distances, huge pages per node and size) agree
+    with hwloc (C(lstopo-no-graphics --disallowed)) on the same tree, on kernels old and
+    new (modern C(core_cpus_list) / C(package_cpus_list) and the older
+    C(thread_siblings_list), C(core_siblings_list) and hex masks).
+  - A kernel without NUMA support is reported as one node 0 holding every online CPU.
+  - Nothing is written. A missing, unreadable or malformed file gives an entry in
+    C(kvm_host.warnings) and a partial answer, never a failure.
+author:
+  - kvmops maintainers
+options:
+  root:
+    description:
+      - Root of the file system tree to read (C(/) on a host; a fixture tree or a copy of
+        a host's C(/sys) and C(/proc) in tests). Symbolic links are resolved inside it.
+    type: path
+    default: /
+  gather_subset:
+    description:
+      - Which parts to gather, like M(ansible.builtin.setup)'s O(ansible.builtin.setup#module:gather_subset).
+      - V(all) adds every part; C(!name) excludes one; a list of only exclusions starts
+        from V(all). Unknown names fail the task.
+      - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
+        V(zfs), V(libvirt), V(qemu) (running QEMU processes)."
+    type: list
+    elements: str
+    default: [all]
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+notes:
+  - Run it with privileges (C(become)) to read every C(/proc/PID) of QEMU processes owned
+    by other users and root-only files such as C(/etc/libvirt/qemu.conf).
+seealso:
+  - module: ansible.builtin.setup
+"""
+
+EXAMPLES = r"""
+- name: Read the host
+  kvmops.hypervisor.kvm_host_facts:
+
+- name: Only what CPU pinning needs
+  kvmops.hypervisor.kvm_host_facts:
+    gather_subset: [cpu, numa, kernel]
+
+- name: Everything but the process scan
+  kvmops.hypervisor.kvm_host_facts:
+    gather_subset: ['!qemu']
+
+- name: Show the physical cores
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.kvm_host.cpu.core_groups }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    kvm_host:
+      description:
+        - The host as the collection sees it; only the gathered parts are present, plus
+          C(warnings). CPU ids are integers, CPU sets sorted lists, groups sorted lists
+          of sorted lists.
+      returned: always
+      type: complex
+      contains:
+        cpu:
+          description:
+            - vendor, model_name, flags (C(vmx), C(svm), C(pdpe1gb), C(x2apic),
+              C(constant_tsc), C(hypervisor) and more, each true or false), online,
+              offline, threads, cores, sockets, threads_per_core, core_groups,
+              package_groups, l3_groups (CPUs sharing one last-level cache), hybrid,
+              core_types, smt_control, vulnerabilities.
+          returned: when gathered
+          type: dict
+          sample:
+            vendor: GenuineIntel
+            online: [0, 1, 2, 3]
+            offline: []
+            threads: 4
+            cores: 2
+            sockets: 1
+            threads_per_core: 2
+            core_groups: [[0, 2], [1, 3]]
+            package_groups: [[0, 1, 2, 3]]
+            l3_groups: [[0, 1, 2, 3]]
+        numa:
+          description:
+            - supported (false on a kernel without NUMA) and nodes, each with id, cpus
+              (online CPUs, possibly none), memory_kb, distances (row of the SLIT) and
+              hugepages keyed by page size in kB (a string), each C({total, free, surplus}).
+          returned: when gathered
+          type: dict
+          sample:
+            supported: true
+            nodes:
+              - id: 0
+                cpus: [0, 1, 2, 3]
+                memory_kb: 16318888
+                distances: [10]
+                hugepages: {"2048": {total: 512, free: 512, surplus: 0}}
+        memory:
+          description:
+            - total_kb, available_kb, hugepage_sizes_kb, default_hugepage_kb, hugepages
+              (global pools with reserved), thp, thp_defrag, ksm_run, swappiness, zswap
+              (enabled, compressor, max_pool_percent, or null without zswap), swaps.
+          returned: when gathered
+          type: dict
+        kernel:
+          description:
+            - release, version_tuple (C([major, minor])), cmdline (running, as tokens),
+              pending_cmdline (tokens from the boot loader configuration, or null when
+              unreadable), isolated and nohz_full CPUs, kvm (loaded, module, nested,
+              halt_poll_ns), config (selected build options such as C(CONFIG_NO_HZ_FULL):
+              C(y), C(m), C(n) or a value) and config_source.
+          returned: when gathered
+          type: dict
+        iommu:
+          description: enabled, units, groups (count), group_devices (group id to PCI addresses), domain_types.
+          returned: when gathered
+          type: dict
+        nvme:
+          description:
+            - Controllers with name, model, firmware, transport, address, numa_node,
+              queues (hardware queues) and namespaces (name, size_sectors, queues,
+              scheduler, nr_requests, io_poll, read_ahead_kb).
+          returned: when gathered
+          type: list
+          elements: dict
+        sriov:
+          description:
+            - Physical functions with name, address, netdevs, driver, numa_node, vendor,
+              device, totalvfs, numvfs and vfs (index, address, driver, netdev).
+          returned: when gathered
+          type: list
+          elements: dict
+        zfs:
+          description: present, pools, arc (max, min, size, target in bytes) and module parameters.
+          returned: when gathered
+          type: dict
+        libvirt:
+          description:
+            - present, qemu_conf_present, qemu_conf (the settings of
+              C(/etc/libvirt/qemu.conf)) and networks (name, forward_mode, bridge,
+              autostart) from C(/etc/libvirt/qemu/networks).
+          returned: when gathered
+          type: dict
+        qemu_processes:
+          description: Running QEMU processes with pid, name (guest), uuid, binary, seccomp (0, 1, 2) and security_label.
+          returned: when gathered
+          type: list
+          elements: dict
+        warnings:
+          description: Files that were unreadable or malformed; the related values are missing.
+          returned: always
+          type: list
+          elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import (
+    SubsetError,
+    gather,
+    resolve_subsets,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", default="/"),
+            gather_subset=dict(type="list", elements="str", default=["all"]),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        subsets = resolve_subsets(module.params["gather_subset"])
+    except SubsetError as exc:
+        module.fail_json(msg=str(exc))
+    facts = gather(Reader(module.params["root"]), subsets)
+    module.exit_json(changed=False, ansible_facts={"kvm_host": facts})
+
+
+if __name__ == "__main__":
+    main()
