@@ -608,23 +608,27 @@ def live_pin_actions(desired, vcpupin, emulatorpin, iothreadpin):
 
     ``vcpupin`` is a list (index: vCPU) of CPU id lists, ``emulatorpin`` a CPU id
     list, ``iothreadpin`` {iothread id: CPU ids}: the effective live affinity as the
-    API reports it. Returns ``(actions, missing)``: actions are
+    API reports it; None where the API could not tell (then every pin is set). Returns ``(actions, missing)``: actions are
     ``(section, id or None, cpus)`` in call order; ``missing`` names pins the running
     domain has nothing to apply to (a vCPU or IOThread it does not have live).
     """
     actions, missing = [], []
     for vcpu in sorted(desired["vcpupin"]):
         cpus = desired["vcpupin"][vcpu]
-        if vcpu >= len(vcpupin):
+        if vcpupin is None:
+            actions.append(("vcpupin", vcpu, cpus))
+        elif vcpu >= len(vcpupin):
             missing.append("vcpupin")
         elif sorted(vcpupin[vcpu]) != sorted(cpus):
             actions.append(("vcpupin", vcpu, cpus))
-    if desired["emulatorpin"] is not None and emulatorpin is not None \
-            and sorted(emulatorpin) != sorted(desired["emulatorpin"]):
+    if desired["emulatorpin"] is not None and (
+            emulatorpin is None or sorted(emulatorpin) != sorted(desired["emulatorpin"])):
         actions.append(("emulatorpin", None, desired["emulatorpin"]))
     for thread in sorted(desired["iothreadpin"]):
         cpus = desired["iothreadpin"][thread]
-        if thread not in iothreadpin:
+        if iothreadpin is None:
+            actions.append(("iothreadpin", thread, cpus))
+        elif thread not in iothreadpin:
             missing.append("iothreadpin")
         elif sorted(iothreadpin[thread]) != sorted(cpus):
             actions.append(("iothreadpin", thread, cpus))

@@ -1,0 +1,408 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: libvirt_domain_tuning
+short_description: Pin planned libvirt guests to their host CPUs, NUMA node and huge pages
+version_added: 0.1.0
+description:
+  - For every guest of the plan (the C(guests) key of the C(kvm_host_plan) fact) that exists
+    as a libvirt domain, reads the domain's persistent XML (C(VIR_DOMAIN_XML_INACTIVE)),
+    rewrites only the tuning parts and redefines the domain (C(virDomainDefineXML)) when
+    their meaning changed.
+  - C(<vcpu>) gets C(placement='static') and loses its C(cpuset) attribute (every thread
+    gets an explicit pin instead); the vCPU count is never changed. See I(CPU Allocation) in
+    libvirt's domain XML format, U(https://libvirt.org/formatdomain.html#cpu-allocation).
+  - C(<cputune>) gets one C(vcpupin) per vCPU, C(emulatorpin) and one C(iothreadpin) per
+    IOThread the domain has; other children (C(shares), C(period), C(quota), C(vcpusched),
+    C(cachetune) ...) are kept. See I(CPU Tuning),
+    U(https://libvirt.org/formatdomain.html#cpu-tuning).
+  - C(<numatune>) gets C(<memory mode='strict' nodeset='memory_node'/>) and, for every guest
+    NUMA cell in C(<cpu><numa>), C(<memnode cellid='N' mode='strict' nodeset='memory_node'/>).
+    See I(NUMA Node Tuning), U(https://libvirt.org/formatdomain.html#numa-node-tuning).
+  - C(<memoryBacking>) gets C(<hugepages><page size='N' unit='KiB'/></hugepages>) when the
+    guest's C(hugepages) is true, and loses C(<hugepages>) when it is false; C(locked),
+    C(nosharepages), C(source), C(access), C(allocation) and the rest are kept. The page
+    element has no C(nodeset): that attribute names guest NUMA cells, and without it the
+    page size applies to all of them; the host node the pages come from is set by
+    C(<numatune>). See I(Memory Backing),
+    U(https://libvirt.org/formatdomain.html#memory-backing).
+  - Sections are compared by meaning (CPU sets as sets, sizes in KiB, libvirt's defaults
+    filled in), not as text, so libvirt reformatting the XML is not a change and a second
+    run reports C(changed=false).
+  - A running domain also gets its vCPU, emulator and IOThread pinning now through the API
+    (C(virDomainPinVcpu), C(virDomainPinEmulator), C(virDomainPinIOThread)) when O(live=true)
+    and its live affinity differs. C(<vcpu>), C(<numatune>) and C(<memoryBacking>) changes
+    take effect at the next start of the domain and are reported in C(pending_restart).
+  - Domains the plan does not name are never read or changed.
+  - The plan must fit the domain, otherwise the module fails before changing any domain
+    and names every misfit. The planned C(vcpus) must equal the domain's vCPU count (the
+    text of C(<vcpu>)), the planned C(memory_mb) its C(<memory>), and every planned CPU must
+    exist on the host. The domain must be persistent (defined).
+author:
+  - kvmops maintainers
+requirements:
+  - libvirt-python (the C(libvirt) Python module) on the target host
+options:
+  guests:
+    description:
+      - The planned guests, the C(guests) list of the C(kvm_host_plan) fact, passed as it is.
+        Keys this module does not use are ignored.
+      - Each entry needs C(name) (the libvirt domain name), C(vcpus) (int), C(vcpupin)
+        (C({vcpu: cpu}), one entry for every vCPU C(0) to C(vcpus-1); the value is a CPU id,
+        a list of CPU ids or a cpulist string), C(emulatorpin) (CPU ids or cpulist) and
+        C(memory_node) (host NUMA node id, or a list of ids).
+      - Optional keys are C(memory_mb) (checked against the domain's memory),
+        C(hugepages) (bool, default false), C(hugepage_size_kb) (required when C(hugepages)
+        is true; C(memory_mb) must be a multiple of it), C(iothreadpin) (CPU ids for this
+        guest's IOThreads, overrides O(iothreadpin)), C(numa_node) and C(spans_nodes)
+        (reported by the plan, not used here).
+    type: list
+    elements: dict
+    required: true
+  uri:
+    description:
+      - The libvirt connection URI.
+    type: str
+    default: qemu:///system
+  live:
+    description:
+      - Also pin the vCPUs, emulator and IOThreads of running domains now through the API,
+        where their live affinity differs from the plan.
+      - When false, such differences are reported in C(pending_restart).
+    type: bool
+    default: true
+  iothreadpin:
+    description:
+      - Host CPU ids for the IOThreads of every planned guest that has no C(iothreadpin) key
+        of its own.
+      - When not given, each guest's IOThreads share its C(emulatorpin) CPUs.
+    type: list
+    elements: int
+  strict:
+    description:
+      - Fail when a planned guest has no libvirt domain (before changing anything).
+      - When false, such guests are listed in C(missing) and the others are tuned.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: No domain is redefined and no live pinning is done; C(changed), the diff,
+      C(live_applied) and C(pending_restart) are the prediction.
+  diff_mode:
+    support: full
+    details: One diff per changed domain, its persistent XML before and after.
+  platform:
+    platforms: posix
+notes:
+  - The vCPU count is never changed; a plan that counts differently is an error for that
+    guest, since its CPU allocation was made for a different guest.
+  - C(<numatune>) memory mode and C(<memoryBacking>) cannot change in a running domain;
+    restart the guest (a full shutdown and start, not a reboot inside the guest) to apply
+    them.
+  - Huge pages must be reserved on the host node (see M(kvmops.hypervisor.hugepages_runtime))
+    before a guest with C(hugepages) can start.
+seealso:
+  - name: libvirt domain XML format
+    description: CPU Allocation, CPU Tuning, NUMA Node Tuning and Memory Backing elements.
+    link: https://libvirt.org/formatdomain.html
+  - name: libvirt-python API
+    description: virDomainPinVcpu, virDomainPinEmulator, virDomainPinIOThread.
+    link: https://libvirt.org/html/libvirt-libvirt-domain.html
+"""
+
+EXAMPLES = r"""
+- name: Pin the planned guests
+  kvmops.hypervisor.libvirt_domain_tuning:
+    guests: "{{ kvm_host_plan.guests }}"
+
+- name: Only change the persistent definitions, fail on a missing guest
+  kvmops.hypervisor.libvirt_domain_tuning:
+    guests: "{{ kvm_host_plan.guests }}"
+    live: false
+    strict: true
+
+- name: One guest written out by hand, its IOThreads on CPUs 0-1
+  kvmops.hypervisor.libvirt_domain_tuning:
+    uri: qemu:///system
+    iothreadpin: [0, 1]
+    guests:
+      - name: db1
+        numa_node: 1
+        memory_node: 1
+        vcpus: 4
+        memory_mb: 8192
+        hugepages: true
+        hugepage_size_kb: 1048576
+        vcpupin: {0: 10, 1: 11, 2: 12, 3: 13}
+        emulatorpin: [8, 9]
+        spans_nodes: false
+"""
+
+RETURN = r"""
+guests:
+  description: One entry per planned guest that has a domain, keyed by domain name.
+  returned: always
+  type: dict
+  contains:
+    changed:
+      description: Whether the persistent definition changed or live pinning was applied.
+      type: bool
+    sections:
+      description: Owned sections of the persistent XML that changed, out of C(vcpu),
+        C(vcpupin), C(emulatorpin), C(iothreadpin), C(numatune), C(memoryBacking).
+      type: list
+      elements: str
+    active:
+      description: Whether the domain is running.
+      type: bool
+    live_applied:
+      description: Pinning applied to the running domain now (C(vcpupin), C(emulatorpin),
+        C(iothreadpin)); empty for a stopped domain.
+      type: list
+      elements: str
+    pending_restart:
+      description: Sections of the running domain that differ from the plan until its next
+        start (C(vcpu), C(numatune), C(memoryBacking); pins when O(live=false) or when live
+        pinning failed).
+      type: list
+      elements: str
+  sample:
+    vm1: {changed: true, sections: [vcpupin, emulatorpin, numatune, memoryBacking],
+          active: true, live_applied: [vcpupin, emulatorpin],
+          pending_restart: [numatune, memoryBacking]}
+missing:
+  description: Planned guests that have no libvirt domain.
+  returned: always
+  type: list
+  elements: str
+  sample: [vm7]
+errors:
+  description: Why the plan does not fit some domains (only on failure).
+  returned: failed
+  type: list
+  elements: str
+  sample: ["domain vm1 has 2 vCPUs but the plan pins 4: change the domain or the plan"]
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import format_cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+    LIVE_SECTIONS,
+    DomainXMLError,
+    apply_plan,
+    cpumap,
+    cpus_of_map,
+    live_pin_actions,
+    parse_domain,
+    pending_restart,
+    planned_cpus,
+    tuning_state,
+    validate_guests,
+)
+
+LIBVIRT_IMPORT_ERROR = None
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+
+
+def _quiet(_context, _error):
+    pass
+
+
+def _host_cpu_count(conn):
+    try:
+        return conn.getCPUMap()[0]
+    except libvirt.libvirtError:
+        return conn.getInfo()[2]
+
+
+def _live_pins(dom):
+    """Effective live affinity: ([cpus] per vCPU, emulator cpus, {iothread: cpus}); None: unknown."""
+    flag = libvirt.VIR_DOMAIN_AFFECT_LIVE
+    vcpus = emulator = iothreads = None
+    try:
+        vcpus = [cpus_of_map(item) for item in dom.vcpuPinInfo(flag)]
+    except libvirt.libvirtError:
+        pass
+    try:
+        emulator = cpus_of_map(dom.emulatorPinInfo(flag))
+    except libvirt.libvirtError:
+        pass
+    try:
+        iothreads = dict((thread, cpus_of_map(mapping))
+                         for thread, mapping in dom.ioThreadInfo(flag))
+    except libvirt.libvirtError:
+        pass
+    return vcpus, emulator, iothreads
+
+
+def _prepare(conn, guests, ncpus):
+    """Read every planned domain and work out its new XML; change nothing."""
+    prepared, missing, errors = [], [], []
+    for guest in guests:
+        name = guest["name"]
+        try:
+            dom = conn.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                missing.append(name)
+            else:
+                errors.append("domain %s: %s" % (name, exc))
+            continue
+        beyond = [cpu for cpu in planned_cpus(guest) if cpu >= ncpus]
+        if beyond:
+            errors.append("domain %s: planned CPUs %s do not exist on this host (CPUs 0-%d)"
+                          % (name, format_cpulist(beyond), ncpus - 1))
+            continue
+        try:
+            if not dom.isPersistent():
+                errors.append("domain %s is transient: define it before tuning it" % name)
+                continue
+            plan = apply_plan(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), guest)
+            active = bool(dom.isActive())
+            live_state = live_pins = None
+            if active:
+                live_state = tuning_state(parse_domain(dom.XMLDesc(0)))
+                live_pins = _live_pins(dom)
+        except (libvirt.libvirtError, DomainXMLError) as exc:
+            errors.append("domain %s: %s" % (name, exc))
+            continue
+        errors.extend(plan["errors"])
+        prepared.append({"guest": guest, "dom": dom, "plan": plan, "active": active,
+                         "live_state": live_state, "live_pins": live_pins})
+    return prepared, missing, errors
+
+
+def _apply_live(module, item, ncpus):
+    """Pin a running domain; return (applied sections, sections left for a restart)."""
+    actions, unapplied = live_pin_actions(item["plan"]["desired"], *item["live_pins"])
+    unapplied = set(unapplied)
+    applied = set()
+    if not module.params["live"]:
+        return [], unapplied | set(action[0] for action in actions)
+    dom = item["dom"]
+    for section, ident, cpus in actions:
+        if module.check_mode:
+            applied.add(section)
+            continue
+        mapping = cpumap(cpus, ncpus)
+        try:
+            if section == "vcpupin":
+                dom.pinVcpu(ident, mapping)
+            elif section == "emulatorpin":
+                dom.pinEmulator(mapping, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            else:
+                dom.pinIOThread(ident, mapping, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            module.warn("domain %s: live %s%s failed, left for a restart: %s"
+                        % (item["guest"]["name"], section,
+                           "" if ident is None else " %s" % ident, exc))
+            unapplied.add(section)
+            continue
+        applied.add(section)
+    return [section for section in LIVE_SECTIONS if section in applied], unapplied
+
+
+def tune(module, conn, guests):
+    """Check every planned domain, then redefine and pin them. Returns the result dict."""
+    ncpus = _host_cpu_count(conn)
+    prepared, missing, errors = _prepare(conn, guests, ncpus)
+    if missing and module.params["strict"]:
+        errors.append("planned guests without a libvirt domain (strict=true): %s"
+                      % ", ".join(missing))
+    if errors:
+        module.fail_json(msg="the plan does not fit the domains, nothing was changed: %s"
+                         % "; ".join(errors), errors=errors, missing=missing, changed=False)
+
+    results, diffs = {}, []
+    for item in prepared:
+        name, plan = item["guest"]["name"], item["plan"]
+        if plan["changed"] and not module.check_mode:
+            try:
+                conn.defineXML(plan["after"])
+            except libvirt.libvirtError as exc:
+                module.fail_json(msg="domain %s: defineXML failed: %s" % (name, exc),
+                                 guests=results, missing=missing,
+                                 changed=any(r["changed"] for r in results.values()))
+        applied, pending = [], []
+        if item["active"]:
+            applied, unapplied = _apply_live(module, item, ncpus)
+            pending = pending_restart(plan["desired"], item["live_state"], unapplied)
+        results[name] = {
+            "changed": plan["changed"] or bool(applied),
+            "sections": plan["sections"],
+            "active": item["active"],
+            "live_applied": applied,
+            "pending_restart": pending,
+        }
+        if plan["changed"]:
+            header = "domain %s (persistent XML)" % name
+            diffs.append({"before_header": header, "after_header": header,
+                          "before": plan["before"], "after": plan["after"]})
+    result = {
+        "changed": any(entry["changed"] for entry in results.values()),
+        "guests": results,
+        "missing": missing,
+    }
+    if module._diff:
+        result["diff"] = diffs
+    return result
+
+
+def run_module(conn=None):
+    """The module; tests pass ``conn``, an open libvirt connection that is left open."""
+    module = AnsibleModule(
+        argument_spec=dict(
+            guests=dict(type="list", elements="dict", required=True),
+            uri=dict(type="str", default="qemu:///system"),
+            live=dict(type="bool", default=True),
+            iothreadpin=dict(type="list", elements="int"),
+            strict=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        guests = validate_guests(module.params["guests"], module.params["iothreadpin"])
+    except DomainXMLError as exc:
+        module.fail_json(msg=str(exc))
+    if libvirt is None:
+        module.fail_json(msg=missing_required_lib("libvirt-python"),
+                         exception=LIBVIRT_IMPORT_ERROR)
+    # libvirt prints every error to stderr by default; they are reported in the result.
+    libvirt.registerErrorHandler(_quiet, None)
+    own = conn is None
+    if own:
+        try:
+            conn = libvirt.open(module.params["uri"])
+        except libvirt.libvirtError as exc:
+            module.fail_json(msg="cannot connect to libvirt at %s: %s"
+                             % (module.params["uri"], exc))
+    try:
+        result = tune(module, conn, guests)
+    finally:
+        if own:
+            conn.close()
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
