@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters kvmops.hypervisor.audit_report and kvmops.hypervisor.audit_table."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._audit import (
+    AuditError,
+    audit_report as _audit_report,
+    audit_table as _audit_table,
+)
+
+
+def audit_report(facts, plan, sysctl=None, host=None):
+    """kvm_host facts + kvm_host_plan (+ sysctl_check result) -> audit report."""
+    try:
+        return _audit_report(facts, plan, sysctl=sysctl, host=host)
+    except AuditError as exc:
+        raise AnsibleFilterError("kvmops.hypervisor.audit_report: %s" % exc)
+
+
+def audit_table(report):
+    """Audit report -> list of fixed-width text lines."""
+    if not isinstance(report, dict):
+        raise AnsibleFilterError("kvmops.hypervisor.audit_table expects a report from audit_report")
+    return _audit_table(report)
+
+
+class FilterModule(object):
+    """Audit filters."""
+
+    def filters(self):
+        return {"audit_report": audit_report, "audit_table": audit_table}
