@@ -16,7 +16,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
+import tempfile
 
 SEPARATOR = "--"
 _SPACE = " \t\n\r\f\v"
@@ -553,3 +555,692 @@ def running_cmdline(reader):
     if text is None:
         return None
     return split_cmdline(text)
+
+
+# --------------------------------------------------------------------------- validating
+
+OWNER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\Z")
+# What may appear in a value: enough for cpulists (0-3,8), isolcpus flags
+# (managed_irq,domain,2-5), sizes (1G), node:count (0:4), devices (/dev/sda1, UUID=...),
+# consoles (ttyS0,115200n8). Quotes, whitespace, backslash, $ and backquote would break
+# the shell drop-in or GRUB's script syntax; ; | & < > { } # * break GRUB's script.
+VALUE_CHARS = "letters, digits and _ . , : / @ % + = ~ ^ ! -"
+VALUE_RE = re.compile(r"^[A-Za-z0-9_.,:/@%+=~^!-]*\Z")
+
+
+def validate_owner(owner):
+    if not isinstance(owner, str) or not OWNER_RE.match(owner):
+        raise CmdlineError(
+            "owner %r is not valid: use 1-64 lower-case letters, digits, '_' or '-', "
+            "starting with a letter or digit (it names the drop-in file)" % (owner,))
+    return owner
+
+
+def _check_name(name, where):
+    if not isinstance(name, str):
+        raise CmdlineError("%s: argument name %r is not a string" % (where, name))
+    if name == SEPARATOR:
+        raise CmdlineError(
+            "%s: '--' (the start of init's arguments) cannot be managed by kernel_cmdline; "
+            "only kernel parameters can" % where)
+    if not NAME_RE.match(name):
+        raise CmdlineError(
+            "%s: argument name %r is not valid: use letters, digits, '_', '.' and '-' "
+            "(not starting with '-')" % (where, name))
+
+
+def _check_value(name, value, where):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise CmdlineError(
+            "%s: value of %r is the boolean %s (YAML turned on/off/yes/no into a boolean); "
+            "quote it, e.g. '%s: \"on\"'" % (where, name, value, name))
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        raise CmdlineError("%s: value of %r must be a string, a number or null, not %s"
+                           % (where, name, type(value).__name__))
+    if not VALUE_RE.match(value):
+        bad = sorted(set(char for char in value if not VALUE_RE.match(char)))
+        raise CmdlineError(
+            "%s: value of %r (%r) contains %s; only %s are allowed (anything else would "
+            "break the boot loader configuration)"
+            % (where, name, value, ", ".join(repr(char) for char in bad), VALUE_CHARS))
+    return value
+
+
+def make_token(name, value):
+    return name if value is None else "%s=%s" % (name, value)
+
+
+def normalize_args(args, label="args"):
+    """Validated tokens, in order, from the forms the module accepts.
+
+    - a mapping ``{name: value}`` (``null`` value: a flag such as ``nosoftlockup``);
+    - a list whose items are ``"name=value"`` / ``"flag"`` strings, ``[name, value]``
+      pairs (``[name]`` or ``[name, null]`` for a flag) or one-key mappings; repeated
+      names are kept in the order given (``hugepagesz=1G hugepages=0:4 hugepagesz=2M``).
+
+    The same token twice is an error (it would be a duplicate on the command line).
+    """
+    if args is None:
+        return []
+    pairs = []
+    if isinstance(args, dict):
+        for name, value in args.items():
+            pairs.append(("%s.%s" % (label, name), name, value))
+    elif isinstance(args, (list, tuple)):
+        for index, item in enumerate(args):
+            where = "%s[%d]" % (label, index)
+            if isinstance(item, str):
+                if any(char in _SPACE for char in item.strip()):
+                    raise CmdlineError(
+                        "%s: %r holds whitespace; give one argument per item" % (where, item))
+                name, value = split_arg(item.strip())
+                pairs.append((where, name, value))
+            elif isinstance(item, (list, tuple)) and 1 <= len(item) <= 2:
+                pairs.append((where, item[0], item[1] if len(item) == 2 else None))
+            elif isinstance(item, dict) and len(item) == 1:
+                name, value = list(item.items())[0]
+                pairs.append((where, name, value))
+            else:
+                raise CmdlineError(
+                    "%s: %r is not an argument: use 'name=value', 'flag', [name, value] "
+                    "or {name: value}" % (where, item))
+    else:
+        raise CmdlineError("%s must be a mapping or a list, not %s"
+                           % (label, type(args).__name__))
+    tokens = []
+    for where, name, value in pairs:
+        _check_name(name, where)
+        value = _check_value(name, value, where)
+        token = make_token(name, value)
+        if token in tokens:
+            raise CmdlineError("%s: %r is given twice" % (where, token))
+        tokens.append(token)
+    return tokens
+
+
+# --------------------------------------------------------------------------- merging
+
+def arg_key(token):
+    return split_arg(token)[0]
+
+
+def keys_of(tokens):
+    return set(arg_key(token) for token in tokens if token != SEPARATOR)
+
+
+def kernel_part(tokens):
+    """The tokens before ``--`` (the ones the kernel parses itself)."""
+    if SEPARATOR in tokens:
+        return tokens[:tokens.index(SEPARATOR)]
+    return list(tokens)
+
+
+def project(tokens, keys):
+    """The kernel's own tokens (before ``--``) whose name is in ``keys``, in order."""
+    if tokens is None:
+        return None
+    return [token for token in kernel_part(tokens) if arg_key(token) in keys]
+
+
+def remove_tokens(tokens, remove):
+    """``tokens`` without those in ``remove`` (each occurrence in the kernel part)."""
+    remove = set(remove)
+    kernel = kernel_part(tokens)
+    rest = tokens[len(kernel):]
+    return [token for token in kernel if token not in remove] + rest
+
+
+def insert_before_separator(tokens, new):
+    """Append ``new`` to the kernel's part: init's arguments after ``--`` stay after."""
+    kernel = kernel_part(tokens)
+    return kernel + list(new) + tokens[len(kernel):]
+
+
+def replace_run(seq, old, new):
+    """``seq`` with the last contiguous run equal to ``old`` replaced by ``new``, or None."""
+    if not old:
+        return None
+    for start in range(len(seq) - len(old), -1, -1):
+        if seq[start:start + len(old)] == old:
+            return seq[:start] + list(new) + seq[start + len(old):]
+    return None
+
+
+def merge_owner(owner, tokens, others, base, base_label):
+    """Check ``owner``'s tokens against the other owners and the base command line.
+
+    ``others``: {other owner: tokens}; ``base``: the tokens set outside kvmops.
+    A name one owner sets may not be set by another owner (error naming both) nor, with
+    another value, outside kvmops (error naming ``base_label``).  A token already
+    present, identical, outside kvmops is not added again.
+    Returns (tokens to write, tokens skipped because already present).
+    """
+    mine = keys_of(tokens)
+    for other in sorted(others):
+        clash = sorted(mine & keys_of(others[other]))
+        if clash:
+            raise CmdlineError(
+                "kernel argument %s is set by two owners, %r and %r; only one role may "
+                "own a kernel parameter" % (", ".join(clash), other, owner))
+    base_kernel = kernel_part(base or [])
+    write, skipped = [], []
+    for key in _ordered_keys(tokens):
+        own = [token for token in tokens if arg_key(token) == key]
+        there = [token for token in base_kernel if arg_key(token) == key]
+        if not there:
+            continue
+        if there == own:
+            skipped.extend(own)
+            continue
+        raise CmdlineError(
+            "kernel argument %s (owner %r) conflicts with %s already set in %s; remove "
+            "it there or let kvmops own it" % (" ".join(own), owner, " ".join(there), base_label))
+    write = [token for token in tokens if token not in skipped]
+    return write, skipped
+
+
+def _ordered_keys(tokens):
+    seen = []
+    for token in tokens:
+        key = arg_key(token)
+        if key not in seen:
+            seen.append(key)
+    return seen
+
+
+# --------------------------------------------------------------------------- GRUB drop-ins
+
+GRUB_DROPIN_PREFIX = "90-kvmops-"
+_DROPIN_LINE = re.compile(r'^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX( [^"$`\\]*)?"$')
+
+
+def grub_dropin_path(owner):
+    return "%s/%s%s.cfg" % (GRUB_DROPIN_DIR, GRUB_DROPIN_PREFIX, owner)
+
+
+def is_kvmops_dropin(path):
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith(GRUB_DROPIN_PREFIX) and name.endswith(".cfg")
+
+
+def render_grub_dropin(owner, tokens):
+    """The drop-in text: appends ``tokens`` to GRUB_CMDLINE_LINUX.
+
+    Tokens are validated (no quotes, whitespace, $, backslash, backquote), so one
+    double-quoted shell word holds them safely.
+    """
+    for token in tokens:
+        name, value = split_arg(token)
+        _check_name(name, "owner %s" % owner)
+        _check_value(name, value, "owner %s" % owner)
+    return (
+        "# Managed by kvmops.hypervisor.kernel_cmdline, owner %s: do not edit, the next\n"
+        "# run rewrites it. grub-mkconfig sources it after /etc/default/grub; it appends\n"
+        "# this owner's kernel arguments to GRUB_CMDLINE_LINUX.\n"
+        'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX %s"\n' % (owner, " ".join(tokens)))
+
+
+def parse_grub_dropin(text, path):
+    """Tokens a kvmops drop-in appends; CmdlineError if it is not one we wrote."""
+    tokens = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _DROPIN_LINE.match(line)
+        if not match or tokens is not None:
+            raise CmdlineError(
+                "%s is not in the form kvmops writes (edited by hand?): %r; remove the "
+                "file or restore it" % (path, line))
+        tokens = split_cmdline(match.group(1) or "")
+    return tokens or []
+
+
+def grub_owners(reader, replace=None):
+    """{owner: tokens} of the kvmops GRUB drop-ins (``replace`` as in grub_default_env)."""
+    replace = replace or {}
+    owners = {}
+    paths = set(path for path in grub_dropins(reader) if is_kvmops_dropin(path))
+    paths.update(path for path in replace if is_kvmops_dropin(path))
+    for path in sorted(paths):
+        text = replace[path] if path in replace else reader.text(path)
+        if text is None:
+            continue
+        owner = path.rsplit("/", 1)[-1][len(GRUB_DROPIN_PREFIX):-len(".cfg")]
+        owners[owner] = parse_grub_dropin(text, path)
+    return owners
+
+
+# --------------------------------------------------------------------------- records
+
+RECORD_DIR = "/etc/kvmops/kernel_cmdline"
+REMOVED_RECORD = "/run/kvmops/kernel_cmdline.removed"
+
+
+def record_path(owner):
+    return "%s/%s.args" % (RECORD_DIR, owner)
+
+
+def render_record(owner, tokens):
+    return ("# kvmops.hypervisor.kernel_cmdline: kernel arguments owned by %s, one per\n"
+            "# line (the boot loader has no place to say who added an argument).\n%s"
+            % (owner, "".join("%s\n" % token for token in tokens)))
+
+
+def record_owners(reader):
+    owners = {}
+    for name in reader.listdir(RECORD_DIR):
+        if not name.endswith(".args"):
+            continue
+        lines = reader.lines("%s/%s" % (RECORD_DIR, name), default=[])
+        owners[name[:-len(".args")]] = [line.strip() for line in lines
+                                         if not line.startswith("#")]
+    return owners
+
+
+def removed_keys(reader):
+    """Names kvmops removed from the boot configuration since this boot (/run is tmpfs)."""
+    return set(line.strip() for line in reader.lines(REMOVED_RECORD, default=[]))
+
+
+# --------------------------------------------------------------------------- backends
+
+GRUBBY_REPEAT_MSG = (
+    "grubby keeps one value per parameter name, so repeated names (%s) would be "
+    "collapsed; use backend kernel_cmdline_file or grub for owner %r")
+
+
+def detect_backend(reader, which):
+    """auto: grubby on BLS hosts that have it, GRUB where /etc/default/grub is, else
+    /etc/kernel/cmdline where kernel-install is used; CmdlineError when none fits."""
+    if bls_entries(reader) and which("grubby"):
+        return "grubby"
+    if (reader.exists(GRUB_DEFAULTS) or reader.isdir(GRUB_DROPIN_DIR)
+            or reader.exists("/boot/grub/grub.cfg") or reader.exists("/boot/grub2/grub.cfg")):
+        return "grub"
+    if reader.exists(KERNEL_CMDLINE_FILE) or bls_entries(reader):
+        return "kernel_cmdline_file"
+    raise CmdlineError(
+        "cannot tell which boot loader this host uses (no BLS entries with grubby, no "
+        "/etc/default/grub, no /etc/kernel/cmdline); set backend explicitly")
+
+
+def grub_paths(reader, which):
+    """(grub.cfg, grubenv, grub-mkconfig, grub-script-check) for this host."""
+    if reader.exists("/boot/grub2/grub.cfg") and not reader.exists("/boot/grub/grub.cfg"):
+        cfg, env = "/boot/grub2/grub.cfg", "/boot/grub2/grubenv"
+        names = ("grub2-mkconfig", "grub2-script-check")
+    else:
+        cfg, env = "/boot/grub/grub.cfg", "/boot/grub/grubenv"
+        names = ("grub-mkconfig", "grub-script-check")
+    mkconfig = which(names[0]) or which(names[0].replace("grub2", "grub").replace("grub-", "grub2-"))
+    check = which(names[1]) or which(names[1].replace("grub2", "grub").replace("grub-", "grub2-"))
+    return cfg, env, mkconfig, check
+
+
+def grubby_commands(grubby, add, remove):
+    """The grubby invocations that remove then add tokens on every installed kernel."""
+    commands = []
+    if remove:
+        commands.append([grubby, "--update-kernel=ALL", "--remove-args=%s" % " ".join(remove)])
+    if add:
+        commands.append([grubby, "--update-kernel=ALL", "--args=%s" % " ".join(add)])
+    return commands
+
+
+def _kernel_install_base(reader):
+    """Starting point of /etc/kernel/cmdline when it does not exist yet: what
+    kernel-install itself falls back to (/usr/lib/kernel/cmdline, then /proc/cmdline
+    without BOOT_IMAGE= and initrd=)."""
+    text = reader.text("/usr/lib/kernel/cmdline")
+    if text is None:
+        text = reader.text("/proc/cmdline") or ""
+    return [token for token in split_cmdline(text)
+            if arg_key(token) not in ("BOOT_IMAGE", "initrd")]
+
+
+def edit_tokens(tokens, old, new):
+    """``tokens`` without the owner's old tokens, with its new ones before ``--``.
+
+    New tokens already there, in the same order, stay where they are.
+    """
+    kept = remove_tokens(tokens, set(old) - set(new))
+    wanted = set(new)
+    if [token for token in kernel_part(kept) if token in wanted] == list(new):
+        return kept
+    return insert_before_separator(remove_tokens(kept, wanted), new)
+
+
+def _differs(reader, relpath, text):
+    """Whether writing ``text`` (None: deleting) would change ``relpath``."""
+    if text is None:
+        return reader.exists(relpath)
+    current = reader.text(relpath)
+    return current is None or current != text.strip()
+
+
+# --------------------------------------------------------------------------- the change
+
+class Change(object):
+    """What one kernel_cmdline call will do, computed from the host without writing.
+
+    Attributes: backend, files ({path: text or None to delete}), commands (argv lists),
+    regenerate (GRUB config to regenerate: True/False), before/after (the command line
+    the boot loader configuration gives, as text), pending (predicted tokens of the next
+    boot once the configuration is regenerated), owned_keys, tokens (this owner's),
+    skipped, changed.
+    """
+
+    def __init__(self):
+        self.backend = None
+        self.files = {}
+        self.commands = []
+        self.regenerate = False
+        self.grub = None
+        self.before = ""
+        self.after = ""
+        self.before_header = ""
+        self.pending = None
+        self.owned_keys = set()
+        self.tokens = []
+        self.skipped = []
+        self.removed = []
+        self.changed = False
+
+
+def plan_change(reader, owner=None, args=None, state="present", backend="auto",
+                which=None, regenerate_only=False):
+    """Compute the Change for one call (no writes). ``owner`` None: status only."""
+    which = which or (lambda name: None)
+    if owner is not None:
+        validate_owner(owner)
+    tokens = normalize_args(args)
+    if owner is None and tokens:
+        raise CmdlineError("args needs an owner")
+    if backend == "auto":
+        backend = detect_backend(reader, which)
+    change = Change()
+    change.backend = backend
+    if backend == "grub":
+        _plan_grub(reader, change, owner, tokens, state, which, regenerate_only)
+    elif backend == "grubby":
+        _plan_grubby(reader, change, owner, tokens, state, which)
+    elif backend == "kernel_cmdline_file":
+        _plan_file(reader, change, owner, tokens, state)
+    else:
+        raise CmdlineError("unknown backend %r" % (backend,))
+    change.owned_keys |= removed_keys(reader)
+    change.changed = bool(change.files or change.commands or change.regenerate)
+    return change
+
+
+def _wanted(owner, tokens, state, old):
+    """This owner's tokens after the call (state absent with args: remove just those)."""
+    if owner is None:
+        return old
+    if state == "present":
+        return tokens
+    if not tokens:
+        return []
+    drop = set(tokens)
+    drop_names = set(arg_key(token) for token in tokens if "=" not in token)
+    return [token for token in old if token not in drop and token not in drop_names]
+
+
+def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
+    cfg, env_path, mkconfig, check = grub_paths(reader, which)
+    change.grub = {"cfg": cfg, "env": env_path, "mkconfig": mkconfig, "check": check}
+    change.before_header = "GRUB_CMDLINE_LINUX + GRUB_CMDLINE_LINUX_DEFAULT"
+    owners = grub_owners(reader)
+    replace = {}
+    old = owners.get(owner, []) if owner else []
+    if owner is not None:
+        path = grub_dropin_path(owner)
+        new = _wanted(owner, tokens, state, old)
+        others = dict((name, toks) for name, toks in owners.items() if name != owner)
+        base_env = grub_default_env(reader, skip=is_kvmops_dropin) or {}
+        write, change.skipped = merge_owner(owner, new, others, grub_default_tokens(base_env),
+                                            "/etc/default/grub (outside kvmops)")
+        change.tokens = new
+        text = render_grub_dropin(owner, write) if write else None
+        if _differs(reader, path, text):
+            change.files[path] = text
+            replace[path] = text
+        change.removed = [token for token in old if token not in new]
+        owners = grub_owners(reader, replace)
+    env_before = grub_default_env(reader) or {}
+    env_after = grub_default_env(reader, replace=replace) or {}
+    for name, toks in owners.items():
+        change.owned_keys |= keys_of(toks)
+    change.owned_keys |= keys_of(old) | keys_of(change.tokens)
+    linux = split_cmdline(env_after.get("GRUB_CMDLINE_LINUX", ""))
+    if SEPARATOR in linux:
+        late = [token for token in linux[linux.index(SEPARATOR):]
+                if arg_key(token) in change.owned_keys]
+        if late:
+            raise CmdlineError(
+                "GRUB_CMDLINE_LINUX holds '--', so the kernel arguments kvmops appends (%s) "
+                "would be handed to init instead of the kernel; move the init arguments to "
+                "GRUB_CMDLINE_LINUX_DEFAULT" % " ".join(late))
+    for name, toks in sorted(owners.items()):
+        missing = [token for token in toks if token not in kernel_part(linux)]
+        if missing:
+            raise CmdlineError(
+                "GRUB_CMDLINE_LINUX loses %s of owner %r: a file sourced after the kvmops "
+                "drop-ins in /etc/default/grub.d sets it again" % (" ".join(missing), name))
+    defaults_before = grub_default_tokens(env_before)
+    defaults_after = grub_default_tokens(env_after)
+    change.before = join_cmdline(defaults_before)
+    change.after = join_cmdline(defaults_after)
+    current = grub_cfg_cmdline(reader, cfg, env_path)
+    change.pending = predict_grub_pending(current, defaults_before, defaults_after)
+    stale = (current is not None
+             and project(current, change.owned_keys) != project(change.pending, change.owned_keys))
+    change.regenerate = bool(regenerate_only or change.files or stale)
+    if change.regenerate and not mkconfig:
+        raise CmdlineError("grub-mkconfig (or grub2-mkconfig) is not installed; cannot "
+                           "regenerate %s" % cfg)
+
+
+def predict_grub_pending(current, defaults_before, defaults_after):
+    """The default entry's tokens once grub.cfg is regenerated from the new defaults.
+
+    ``current``: the tokens of today's grub.cfg (None if unreadable: then only the
+    defaults are known).  grub-mkconfig (10_linux) writes
+    ``linux <kernel> root=... ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}``.
+    """
+    if current is None:
+        return list(defaults_after)
+    replaced = replace_run(current, defaults_before, defaults_after)
+    if replaced is not None:
+        return replaced
+    if "ro" in current:
+        return current[:current.index("ro") + 1] + list(defaults_after)
+    if "rw" in current:
+        return current[:current.index("rw") + 1] + list(defaults_after)
+    return current[:1] + list(defaults_after)
+
+
+def _plan_grubby(reader, change, owner, tokens, state, which):
+    grubby = which("grubby")
+    records = record_owners(reader)
+    old = records.get(owner, []) if owner else []
+    entries = bls_entries(reader)
+    env = {}
+    for env_path in ("/boot/grub2/grubenv", "/boot/grub/grubenv"):
+        env = _grubenv(reader, env_path)
+        if env:
+            break
+    options = []
+    for _path, fields in entries:
+        text = _GRUB_VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""),
+                             fields.get("options", ""))
+        options.append(split_cmdline(text))
+    default = bls_cmdline(reader) or (options[0] if options else [])
+    change.before_header = "options of the default boot entry"
+    for toks in records.values():
+        change.owned_keys |= keys_of(toks)
+    if owner is not None:
+        new = _wanted(owner, tokens, state, old)
+        repeated = sorted(key for key in keys_of(new)
+                          if len([t for t in new if arg_key(t) == key]) > 1)
+        if repeated:
+            raise CmdlineError(GRUBBY_REPEAT_MSG % (", ".join(repeated), owner))
+        others = dict((name, toks) for name, toks in records.items() if name != owner)
+        all_owned = set(old)
+        for toks in others.values():
+            all_owned.update(toks)
+        base = remove_tokens(default, all_owned)
+        write, change.skipped = merge_owner(owner, new, others, base,
+                                            "the boot entries (outside kvmops)")
+        change.tokens = new
+        change.removed = [token for token in old if token not in new]
+        remove = [token for token in change.removed
+                  if any(token in kernel_part(toks) for toks in options)]
+        add = [token for token in write
+               if any(token not in kernel_part(toks) for toks in options) or not options]
+        if (remove or add) and not grubby:
+            raise CmdlineError("grubby is not installed; use another backend")
+        change.commands = grubby_commands(grubby or "grubby", add, remove)
+        record = render_record(owner, new) if new else None
+        if _differs(reader, record_path(owner), record):
+            change.files[record_path(owner)] = record
+        if reader.exists(KERNEL_CMDLINE_FILE):
+            current = split_cmdline(reader.text(KERNEL_CMDLINE_FILE) or "")
+            edited = edit_tokens(current, old, write)
+            if edited != current:
+                change.files[KERNEL_CMDLINE_FILE] = join_cmdline(edited) + "\n"
+        after = edit_tokens(default, old, write)
+        change.owned_keys |= keys_of(new) | keys_of(old)
+    else:
+        after = default
+    change.before = join_cmdline(default)
+    change.after = join_cmdline(after)
+    change.pending = after
+
+
+def _plan_file(reader, change, owner, tokens, state):
+    records = record_owners(reader)
+    old = records.get(owner, []) if owner else []
+    text = reader.text(KERNEL_CMDLINE_FILE)
+    current = split_cmdline(text) if text is not None else _kernel_install_base(reader)
+    change.before_header = KERNEL_CMDLINE_FILE
+    for toks in records.values():
+        change.owned_keys |= keys_of(toks)
+    after = current
+    if owner is not None:
+        new = _wanted(owner, tokens, state, old)
+        others = dict((name, toks) for name, toks in records.items() if name != owner)
+        all_owned = set(old)
+        for toks in others.values():
+            all_owned.update(toks)
+        write, change.skipped = merge_owner(owner, new, others, remove_tokens(current, all_owned),
+                                            KERNEL_CMDLINE_FILE + " (outside kvmops)")
+        change.tokens = new
+        change.removed = [token for token in old if token not in new]
+        after = edit_tokens(current, old, write)
+        if after != current or (text is None and (new or old)):
+            change.files[KERNEL_CMDLINE_FILE] = join_cmdline(after) + "\n"
+        record = render_record(owner, new) if new else None
+        if _differs(reader, record_path(owner), record):
+            change.files[record_path(owner)] = record
+        change.owned_keys |= keys_of(new) | keys_of(old)
+    change.before = join_cmdline(current if text is not None else [])
+    change.after = join_cmdline(after) if (text is not None or change.files) else ""
+    change.pending = after
+
+
+def reboot_required(pending, running, keys):
+    """True when the next boot's and the running kernel's owned arguments differ."""
+    if pending is None or running is None or not keys:
+        return False
+    return project(pending, keys) != project(running, keys)
+
+
+# --------------------------------------------------------------------------- applying
+
+def write_file(reader, relpath, text, mode=0o644):
+    """Atomically replace ``relpath`` under the root (``text`` None: delete it)."""
+    full = reader.path(relpath)
+    if text is None:
+        if os.path.lexists(full):
+            os.unlink(full)
+        return
+    directory = os.path.dirname(full)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, tmp = tempfile.mkstemp(prefix=".kvmops-", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, full)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def regenerate_grub(reader, grub, run):
+    """grub-mkconfig to a temporary file, grub-script-check it, then rename it over
+    grub.cfg; on any failure the old grub.cfg is left as it was."""
+    if not grub.get("mkconfig"):
+        raise CmdlineError("grub-mkconfig is not installed; cannot regenerate %s" % grub["cfg"])
+    target = reader.path(grub["cfg"])
+    tmp = target + ".kvmops-new"
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    try:
+        rc, out, err = run([grub["mkconfig"], "-o", tmp])
+        if rc != 0:
+            raise CmdlineError("%s -o %s failed (rc=%s): %s" % (
+                grub["mkconfig"], tmp, rc, (err or out).strip()[-2000:]))
+        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
+            raise CmdlineError("%s wrote no configuration to %s" % (grub["mkconfig"], tmp))
+        if grub.get("check"):
+            rc, out, err = run([grub["check"], tmp])
+            if rc != 0:
+                raise CmdlineError(
+                    "%s rejected the new GRUB configuration (rc=%s), %s left unchanged: %s"
+                    % (grub["check"], rc, grub["cfg"], (err or out).strip()[-2000:]))
+        with open(tmp, "rb") as stream:
+            new = stream.read()
+            os.fsync(stream.fileno())
+        old = None
+        if os.path.exists(target):
+            with open(target, "rb") as stream:
+                old = stream.read()
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.rename(tmp, target)
+        return new != old
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def apply_change(reader, change, run, regenerate=True):
+    """Write the files, run the commands, regenerate GRUB (when asked); returns whether
+    the GRUB configuration was regenerated and changed."""
+    for relpath in sorted(change.files):
+        write_file(reader, relpath, change.files[relpath])
+    for argv in change.commands:
+        rc, out, err = run(argv)
+        if rc != 0:
+            raise CmdlineError("%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()))
+    if change.removed:
+        keys = removed_keys(reader) | keys_of(change.removed)
+        write_file(reader, REMOVED_RECORD, "".join("%s\n" % key for key in sorted(keys)))
+    regenerated = False
+    if change.regenerate and regenerate and change.backend == "grub":
+        regenerated = regenerate_grub(reader, change.grub, run)
+    return regenerated
