@@ -22,6 +22,7 @@ __metaclass__ = type
 import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
     CpulistError,
@@ -88,22 +89,35 @@ def normalize_policy(policy):
         policy = {}
     if not isinstance(policy, dict):
         raise PlanError("policy", "must be a dict, got %s" % type(policy).__name__)
+    guests = policy.get("guests")
+    if guests is not None:
+        if not isinstance(guests, list):
+            raise PlanError("guests", "must be a list of dicts, got %s" % type(guests).__name__)
+        for position, guest in enumerate(guests):
+            if not isinstance(guest, dict):
+                raise PlanError("guests", "entry %d must be a dict, got %s" % (position, type(guest).__name__))
     validator = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE)
     result = validator.validate(dict(policy))
     if result.error_messages:
+        error = result.errors.errors[0]
         message = result.error_messages[0]
-        option = _first_option_named(message)
-        raise PlanError(option, message)
+        if isinstance(error, UnsupportedError):
+            unknown = message.split(".")[0].split(",")[0].strip()
+            raise PlanError(unknown, "unsupported parameter(s) %s" % message)
+        raise PlanError(_first_option_named(message), message)
     return result.validated_parameters
 
 
 def _first_option_named(message):
-    for name in sorted(ARGUMENT_SPEC, key=len, reverse=True):
-        if name in message:
+    quoted = re.findall(r"'([a-z_]+)'", message)
+    for name in quoted:
+        if name in ARGUMENT_SPEC:
             return name
-    for name in sorted(GUEST_OPTIONS, key=len, reverse=True):
-        if name in message:
+        if name in GUEST_OPTIONS:
             return "guests"
+    for name in sorted(ARGUMENT_SPEC, key=len, reverse=True):
+        if re.search(r"\b%s\b" % name, message):
+            return name
     return "policy"
 
 
