@@ -1,0 +1,313 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sysctl_check
+short_description: Merge a sysctl profile and check it against the running kernel
+version_added: 0.1.0
+description:
+  - Merges a baseline mapping of sysctl keys with overrides and removals (and, optionally,
+    C(net.ipv4.ip_forward) decided from the host's libvirt networks), normalises the values
+    and checks every key against C(/proc/sys) under O(root).
+  - Returns the keys the running kernel does not know, the live value of every known key,
+    the keys whose live value differs from the profile, the kernel modules the profile
+    needs (C(br_netfilter) for C(net.bridge.*)) and whether they are active, keys that a
+    later file in the C(sysctl --system) order sets again, and the drop-in file text.
+  - Read-only; it never changes a file or a kernel setting, in check mode or not. The
+    C(kvmops.hypervisor.sysctl_net) role uses it before writing its drop-in and to verify
+    the result; C(playbooks/audit.yml) uses it to report drift.
+  - Fails, before anything is written, on a bad key or value (naming the variable that
+    holds it, see O(labels)) and on keys unknown to the kernel unless O(ignore_unknown).
+author:
+  - kvmops maintainers
+options:
+  settings:
+    description:
+      - The baseline profile, sysctl key to value.
+      - Keys in procps syntax (C(net.core.somaxconn) or C(net/ipv4/conf/eth0.100/rp_filter)).
+      - Values are integers, booleans (written C(1)/C(0)), strings, or lists of integers
+        (triples like C(net.ipv4.tcp_rmem), written space-separated).
+    type: dict
+    required: true
+  overrides:
+    description: Keys to add to or change in O(settings).
+    type: dict
+    default: {}
+  removals:
+    description: Keys to leave out of the profile (from O(settings) or O(overrides)).
+    type: list
+    elements: str
+    default: []
+  ip_forward:
+    description:
+      - When set, manage C(net.ipv4.ip_forward): V(auto) enables it when one of
+        O(libvirt_networks) has forward mode C(nat), C(route) or C(open), V(true)/V(false)
+        set it. Setting C(net.ipv4.ip_forward) in O(overrides) as well is an error.
+      - When not set, C(net.ipv4.ip_forward) is whatever O(settings)/O(overrides) say.
+    type: raw
+  libvirt_networks:
+    description: The host's libvirt networks, C(kvm_host.libvirt.networks) items C({name, forward_mode}).
+    type: list
+    elements: dict
+    default: []
+  ignore_unknown:
+    description:
+      - Keys without a C(/proc/sys) entry, or whose entry is read-only, are left out of the
+        profile with a warning instead of failing.
+    type: bool
+    default: false
+  fail_on_differ:
+    description:
+      - Fail when a key's running value is not the profile's (verification after applying);
+        the message lists each key with its running and wanted value and the file that sets
+        it again, if any.
+    type: bool
+    default: false
+  sources:
+    description: Key to a short reason, rendered as a comment above the key with its kernel documentation file.
+    type: dict
+    default: {}
+  header:
+    description: Comment block at the top of RV(content).
+    type: str
+    default: ''
+  path:
+    description:
+      - Where the profile's drop-in lives; files that C(sysctl --system) reads after it and
+        that set the same keys are reported in RV(shadowed).
+    type: path
+    default: /etc/sysctl.d/90-kvmops-net.conf
+  root:
+    description: Filesystem root to read C(/proc/sys) and the C(sysctl.d) directories under (tests use a tree).
+    type: path
+    default: /
+  labels:
+    description:
+      - Names used for O(settings), O(overrides), O(removals) and O(ip_forward) in error
+        messages, so that they name the caller's variables (the role passes its own).
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; the same in check mode.
+  diff_mode:
+    support: none
+notes:
+  - Keys of a kernel module that is not active yet (C(net.bridge.*) before C(br_netfilter)
+    is loaded) are returned in RV(unchecked), not in RV(unknown); load the module and call
+    the module again to check them.
+  - When O(root) has no C(/proc/sys) (a chroot without C(/proc)), nothing can be checked:
+    RV(checked) is false and a warning says so.
+seealso:
+  - module: ansible.posix.sysctl
+"""
+
+EXAMPLES = r"""
+- name: Check the profile against the running kernel
+  kvmops.hypervisor.sysctl_check:
+    settings:
+      net.core.somaxconn: 4096
+      net.ipv4.tcp_rmem: [4096, 131072, 33554432]
+    removals:
+      - vm.max_map_count
+    ip_forward: auto
+    libvirt_networks: "{{ kvm_host.libvirt.networks | default([]) }}"
+  register: net_profile
+
+- name: Report drift only (audit)
+  kvmops.hypervisor.sysctl_check:
+    settings: "{{ sysctl_net_baseline }}"
+    ignore_unknown: true
+  register: drift
+
+- name: Show keys whose running value differs
+  ansible.builtin.debug:
+    var: drift.differ
+"""
+
+RETURN = r"""
+profile:
+  description: The merged profile, canonical key to the value string written to the drop-in (unknown keys left out).
+  returned: always
+  type: dict
+  sample: {"net.ipv4.ip_forward": "1", "net.core.somaxconn": "4096"}
+entries:
+  description: The profile as a list, with the variable each key came from and its documentation.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"key": "net.core.somaxconn", "value": "4096", "origin": "settings",
+            "doc": "Documentation/admin-guide/sysctl/net.rst", "source": "listen() backlog"}]
+content:
+  description: Text of the drop-in file for RV(profile), each key with a comment naming its source.
+  returned: always
+  type: str
+unknown:
+  description: Keys with no C(/proc/sys) entry on this kernel (left out of RV(profile)).
+  returned: always
+  type: list
+  elements: str
+readonly:
+  description:
+    - Keys whose C(/proc/sys) entry cannot be written here (left out of RV(profile)), like
+      C(net.core.rmem_max) in a network namespace other than the initial one.
+  returned: always
+  type: list
+  elements: str
+unchecked:
+  description: Keys not checked because their kernel module is not active, key to module.
+  returned: always
+  type: dict
+  sample: {"net.bridge.bridge-nf-call-iptables": "br_netfilter"}
+modules:
+  description: Kernel modules the profile's keys need.
+  returned: always
+  type: list
+  elements: str
+  sample: ["br_netfilter"]
+modules_missing:
+  description: Those of RV(modules) that are not active (neither loaded nor built in).
+  returned: always
+  type: list
+  elements: str
+live:
+  description: Running value of each known key (whitespace collapsed), null when unreadable.
+  returned: always
+  type: dict
+  sample: {"net.core.somaxconn": "4096"}
+differ:
+  description: Keys of RV(profile) whose running value is not the profile's value.
+  returned: always
+  type: list
+  elements: str
+shadowed:
+  description: Keys of RV(profile) that a file read after O(path) sets again, key to that file.
+  returned: always
+  type: dict
+  sample: {"net.core.somaxconn": "/etc/sysctl.d/99-local.conf"}
+checked:
+  description: Whether C(/proc/sys) exists under O(root), that is whether keys were checked at all.
+  returned: always
+  type: bool
+ip_forward:
+  description: The decided C(net.ipv4.ip_forward) and why, when O(ip_forward) is set.
+  returned: when O(ip_forward) is set
+  type: dict
+  sample: {"value": true, "reason": "ip_forward=auto: libvirt network(s) route guest traffic: default (nat)"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
+    DEFAULT_LABELS,
+    IP_FORWARD_KEY,
+    SysctlError,
+    entries,
+    inspect,
+    merge_profile,
+    render,
+    resolve_ip_forward,
+    shadowed,
+)
+
+
+def describe_differ(result):
+    """``key is 'live', want 'value' (set again in FILE)`` for each differing key."""
+    parts = []
+    for key in result["differ"]:
+        text = "%s is %r, want %r" % (key, result["live"].get(key), result["profile"].get(key))
+        if key in result["shadowed"]:
+            text += " (set again in %s)" % result["shadowed"][key]
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def run(params):
+    """Pure run: params -> (result, warnings); raises SysctlError on bad input or unknown keys."""
+    labels = dict(DEFAULT_LABELS)
+    labels.update(params.get("labels") or {})
+    result = {"changed": False}
+    ip_forward = None
+    if params.get("ip_forward") is not None:
+        ip_forward, reason = resolve_ip_forward(params["ip_forward"], params.get("libvirt_networks"), labels["ip_forward"])
+        result["ip_forward"] = {"value": ip_forward, "reason": reason}
+    sources = dict(params.get("sources") or {})
+    if ip_forward is not None:
+        note = sources.get(IP_FORWARD_KEY)
+        sources[IP_FORWARD_KEY] = "%s; %s" % (note, result["ip_forward"]["reason"]) if note else result["ip_forward"]["reason"]
+    profile, origins, warnings = merge_profile(
+        params["settings"], params.get("overrides"), params.get("removals"), ip_forward, labels)
+
+    reader = Reader(params.get("root") or "/")
+    state = inspect(reader, profile)
+    if not state["checked"]:
+        warnings.append("no /proc/sys under %s: the keys were not checked against a kernel" % reader.root)
+    for key, module in sorted(state["unchecked"].items()):
+        warnings.append("%s not checked: kernel module %s is not active" % (key, module))
+    problems = []
+    if state["unknown"]:
+        problems.append("unknown sysctl keys, no /proc/sys entry on this kernel: %s"
+                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["unknown"]))
+    if state["readonly"]:
+        problems.append("read-only sysctl keys, they cannot be set here: %s"
+                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["readonly"]))
+    if problems:
+        if not params.get("ignore_unknown"):
+            raise SysctlError("%s. Remove them or list them in %s (or ignore unknown keys)" % ("; ".join(problems), labels["removals"]))
+        warnings.append("left out of the profile: %s" % "; ".join(problems))
+        for key in state["unknown"] + state["readonly"]:
+            profile.pop(key)
+            state["live"].pop(key, None)
+            if key in state["differ"]:
+                state["differ"].remove(key)
+    result.update(state)
+    result["profile"] = dict(profile)
+    result["entries"] = entries(profile, origins, sources)
+    result["content"] = render(profile, sources, params.get("header") or None)
+    result["shadowed"] = shadowed(reader, params.get("path") or "/etc/sysctl.d/90-kvmops-net.conf", list(profile))
+    for key, where in sorted(result["shadowed"].items()):
+        warnings.append("%s is set again in %s, which sysctl --system and boot apply later" % (key, where))
+    warnings.extend(reader.warnings)
+    if params.get("fail_on_differ") and result["differ"]:
+        raise SysctlError("running values differ from the profile: %s" % describe_differ(result))
+    return result, warnings
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            settings=dict(type="dict", required=True),
+            overrides=dict(type="dict", default={}),
+            removals=dict(type="list", elements="str", default=[]),
+            ip_forward=dict(type="raw"),
+            libvirt_networks=dict(type="list", elements="dict", default=[]),
+            ignore_unknown=dict(type="bool", default=False),
+            fail_on_differ=dict(type="bool", default=False),
+            sources=dict(type="dict", default={}),
+            header=dict(type="str", default=""),
+            path=dict(type="path", default="/etc/sysctl.d/90-kvmops-net.conf"),
+            root=dict(type="path", default="/"),
+            labels=dict(type="dict", default={}),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result, warnings = run(module.params)
+    except SysctlError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
