@@ -1,0 +1,309 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kernel_cmdline
+short_description: Own kernel command line arguments per role, merged without clobbering
+version_added: 0.1.0
+description:
+  - Adds or removes the kernel arguments of one O(owner) (a role such as C(hugepages) or
+    C(numa_pinning)) in the boot loader configuration, leaving the arguments of other owners
+    and of the distribution alone.
+  - Merges per token. A parameter name that two owners set is an error naming both owners; a
+    parameter already set outside kvmops with another value is an error; one set there with
+    the same value is not added again.
+  - "GRUB (Debian, Ubuntu): one drop-in per owner, C(/etc/default/grub.d/90-kvmops-<owner>.cfg),
+    which appends to C(GRUB_CMDLINE_LINUX); C(/etc/default/grub) is never edited. The GRUB
+    configuration is regenerated with C(grub-mkconfig) into a temporary file, checked with
+    C(grub-script-check) and only then renamed over C(grub.cfg); on failure the old one stays."
+  - "BLS with grubby (RHEL, Fedora): C(grubby --update-kernel=ALL --remove-args/--args), and
+    C(/etc/kernel/cmdline) is kept in step when it exists. Which tokens belong to which owner is
+    recorded in C(/etc/kvmops/kernel_cmdline/<owner>.args)."
+  - "C(/etc/kernel/cmdline) (kernel-install, systemd-boot, unified kernel images): the file is
+    edited; the owner record is kept as for grubby. Kernel images and boot entries pick the file
+    up when C(kernel-install) runs next."
+  - Arguments after C(--) are init's, not the kernel's; they stay after it, and new kernel
+    arguments are inserted before it.
+  - Without O(owner) the module changes nothing and reports the pending and running command
+    lines and whether a reboot is required (what the C(kvmops.hypervisor.reboot) role uses).
+author:
+  - kvmops maintainers
+options:
+  owner:
+    description:
+      - Short name of the owner of O(args), usually the role name. It names the drop-in or
+        record file, so 1-64 lower-case letters, digits, C(_) or C(-).
+      - Omit it (and O(args)) to only report the state of the command line.
+    type: str
+  args:
+    description:
+      - The owner's kernel arguments, in order.
+      - "A mapping C(name: value); C(null) as the value gives a flag such as C(nosoftlockup)."
+      - "Or a list whose items are C(name=value) or C(flag) strings, C([name, value]) pairs or
+        one-key mappings. Only a list can repeat a name, in the order the kernel needs, for
+        example C(hugepagesz=1G hugepages=0:4 hugepagesz=2M hugepages=0:512)."
+      - Names are letters, digits, C(_), C(.) and C(-); values are letters, digits and
+        C(_ . , : / @ % + = ~ ^ ! -). Anything else (quotes, spaces, C($)) is rejected before
+        anything is written, naming the argument.
+      - With O(state=present) these are all of the owner's arguments; arguments the owner had
+        before and that are not listed are removed.
+      - With O(state=absent), the listed arguments are removed from the owner (a bare name
+        removes every value of it); without O(args) all of the owner's arguments are removed.
+    type: raw
+  state:
+    description:
+      - Whether the owner's arguments are present or absent.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    description:
+      - Where the arguments are written.
+      - V(auto) picks V(grubby) on hosts with BLS entries and C(grubby), V(grub) where
+        C(/etc/default/grub) or a C(grub.cfg) exists, else V(kernel_cmdline_file).
+    type: str
+    choices: [auto, grub, grubby, kernel_cmdline_file]
+    default: auto
+  regenerate:
+    description:
+      - Regenerate the GRUB configuration now when this call changed a drop-in (or found
+        C(grub.cfg) out of date for the arguments kvmops owns).
+      - Roles set V(false) and notify the handler of the C(kvmops.hypervisor.reboot) role,
+        which regenerates once per play with O(regenerate_only=true).
+      - When V(false) and a regeneration is needed the result is changed and has
+        RV(regenerate_needed=true) until it happens.
+    type: bool
+    default: true
+  regenerate_only:
+    description:
+      - Only regenerate the GRUB configuration (the handler). Cannot be combined with
+        O(owner) or O(args). Does nothing on the other backends.
+    type: bool
+    default: false
+  root:
+    description:
+      - Root of the file system tree to read and write (tests). The boot loader tools
+        (C(grub-mkconfig), C(grubby)) still act on the running system.
+    type: path
+    default: /
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is written and no tool is run; the diff and RV(pending) are predicted.
+  diff_mode:
+    support: full
+    details: The command line the boot loader configuration gives, before and after.
+  platform:
+    platforms: posix
+notes:
+  - The kernel parses arguments as C(next_arg()) in C(lib/cmdline.c) does; C(--) ends the
+    kernel's arguments (C(Documentation/admin-guide/kernel-parameters.rst)).
+  - grubby keeps one value per parameter name, so an owner whose arguments repeat a name is
+    rejected on the V(grubby) backend.
+  - See C(docs/kernel_cmdline.md) in the collection for the design.
+seealso:
+  - name: The kernel's command-line parameters
+    description: Syntax of the kernel command line and every parameter.
+    link: https://docs.kernel.org/admin-guide/kernel-parameters.html
+  - name: GRUB simple configuration
+    description: GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT.
+    link: https://www.gnu.org/software/grub/manual/grub/html_node/Simple-configuration.html
+"""
+
+EXAMPLES = r"""
+- name: Huge pages at boot (repeated names, so a list, in order)
+  kvmops.hypervisor.kernel_cmdline:
+    owner: hugepages
+    args:
+      - default_hugepagesz=1G
+      - [hugepagesz, 1G]
+      - [hugepages, "0:4,1:4"]
+      - [hugepagesz, 2M]
+      - [hugepages, "0:512"]
+    regenerate: false
+  notify: kvmops boot config changed
+
+- name: CPU isolation as a mapping, with a flag
+  kvmops.hypervisor.kernel_cmdline:
+    owner: numa_pinning
+    args:
+      isolcpus: managed_irq,domain,2-15
+      nohz_full: 2-15
+      rcu_nocbs: 2-15
+      nosoftlockup: null
+
+- name: Drop everything one owner added
+  kvmops.hypervisor.kernel_cmdline:
+    owner: sriov_vhost
+    state: absent
+
+- name: Regenerate the GRUB configuration once (a handler)
+  kvmops.hypervisor.kernel_cmdline:
+    regenerate_only: true
+
+- name: Is a reboot needed for the arguments kvmops owns?
+  kvmops.hypervisor.kernel_cmdline:
+  register: cmdline_state
+"""
+
+RETURN = r"""
+backend:
+  description: The backend used.
+  returned: always
+  type: str
+  sample: grub
+tokens:
+  description: The owner's arguments after this call (including those skipped as present).
+  returned: always
+  type: list
+  elements: str
+  sample: [default_hugepagesz=1G, hugepagesz=1G, hugepages=0:4]
+skipped:
+  description: The owner's arguments already set, identically, outside kvmops, so not added.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+pending:
+  description:
+    - Tokens of the command line the next boot gets, quotes removed as the kernel does.
+    - Read back from C(grub.cfg) after a regeneration, else predicted. Null when unknown.
+  returned: always
+  type: list
+  elements: str
+  sample: [BOOT_IMAGE=/vmlinuz-6.1.0-13-amd64, root=/dev/vda1, ro, quiet, hugepagesz=1G]
+running:
+  description: Tokens of C(/proc/cmdline); null when it cannot be read.
+  returned: always
+  type: list
+  elements: str
+  sample: [BOOT_IMAGE=/vmlinuz-6.1.0-13-amd64, root=/dev/vda1, ro, quiet]
+owned_keys:
+  description: Parameter names kvmops owns on this host (all owners), sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [hugepages, hugepagesz, isolcpus]
+reboot_required:
+  description: The pending and running command lines differ on a parameter kvmops owns.
+  returned: always
+  type: bool
+  sample: true
+regenerated:
+  description: The GRUB configuration was regenerated and its content changed.
+  returned: always
+  type: bool
+  sample: false
+regenerate_needed:
+  description: The GRUB configuration still has to be regenerated (O(regenerate=false) or check mode).
+  returned: always
+  type: bool
+  sample: false
+files:
+  description: Files (under O(root)) written or removed, or that would be in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/default/grub.d/90-kvmops-hugepages.cfg]
+commands:
+  description: Commands run (or that would run in check mode), as argument lists.
+  returned: always
+  type: list
+  elements: list
+  sample: [[/usr/sbin/grubby, --update-kernel=ALL, --args=intel_iommu=on iommu=pt]]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import (
+    CmdlineError,
+    apply_change,
+    grub_cfg_cmdline,
+    plan_change,
+    reboot_required,
+    running_cmdline,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            owner=dict(type="str"),
+            args=dict(type="raw"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            backend=dict(type="str", default="auto",
+                         choices=["auto", "grub", "grubby", "kernel_cmdline_file"]),
+            regenerate=dict(type="bool", default=True),
+            regenerate_only=dict(type="bool", default=False),
+            root=dict(type="path", default="/"),
+        ),
+        mutually_exclusive=[("regenerate_only", "owner"), ("regenerate_only", "args")],
+        required_by={"args": "owner"},
+        supports_check_mode=True,
+    )
+    params = module.params
+    reader = Reader(params["root"])
+
+    def which(name):
+        return module.get_bin_path(name)
+
+    def run(argv):
+        return module.run_command(argv)
+
+    try:
+        change = plan_change(reader, owner=params["owner"], args=params["args"],
+                             state=params["state"], backend=params["backend"], which=which,
+                             regenerate_only=params["regenerate_only"])
+        if params["regenerate_only"] and change.backend != "grub":
+            change.changed = False
+        regenerated = False
+        do_regenerate = params["regenerate"] or params["regenerate_only"]
+        if not module.check_mode:
+            regenerated = apply_change(reader, change, run, regenerate=do_regenerate)
+    except CmdlineError as exc:
+        module.fail_json(msg=str(exc), **({"warnings": reader.warnings} if reader.warnings else {}))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="kernel_cmdline: %s" % exc)
+
+    pending = change.pending
+    if regenerated or (change.regenerate and do_regenerate and not module.check_mode):
+        pending = grub_cfg_cmdline(reader, change.grub["cfg"], change.grub["env"])
+    running = running_cmdline(reader)
+    regenerate_needed = bool(change.backend == "grub" and change.regenerate
+                             and (module.check_mode or not do_regenerate))
+    changed = change.changed
+    if params["regenerate_only"] and not module.check_mode:
+        changed = regenerated
+    for warning in reader.warnings:
+        module.warn(warning)
+    result = dict(
+        changed=changed,
+        backend=change.backend,
+        tokens=change.tokens,
+        skipped=change.skipped,
+        pending=pending,
+        running=running,
+        owned_keys=sorted(change.owned_keys),
+        reboot_required=reboot_required(pending, running, change.owned_keys),
+        regenerated=regenerated,
+        regenerate_needed=regenerate_needed,
+        files=sorted(change.files),
+        commands=change.commands,
+    )
+    if module._diff:
+        result["diff"] = dict(before=change.before + "\n", after=change.after + "\n",
+                              before_header="%s (before)" % change.before_header,
+                              after_header="%s (after)" % change.before_header)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

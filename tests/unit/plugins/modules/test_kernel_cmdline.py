@@ -1,0 +1,311 @@
+"""The kernel_cmdline module end to end on a tmp root.
+
+grub-mkconfig and grub-script-check are small shell scripts put first on PATH: the fake
+grub-mkconfig sources the tree's /etc/default/grub and grub.d/*.cfg with a real /bin/sh
+(as the real one does) and writes a Debian-like grub.cfg, so the drop-ins' shell quoting
+and the module's own reading of them are checked against a real shell.
+"""
+
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
+from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
+
+FAKE_MKCONFIG = r"""#!/bin/sh
+set -e
+out=
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out="$2"; shift 2 ;; *) shift ;; esac
+done
+[ -n "$out" ] || exit 64
+ROOT="$FAKE_GRUB_ROOT"
+. "$ROOT/etc/default/grub"
+for x in "$ROOT"/etc/default/grub.d/*.cfg; do
+  if [ -e "$x" ]; then . "$x"; fi
+done
+echo "fake grub-mkconfig called" >> "$ROOT/mkconfig.log"
+cat > "$out" <<EOF
+set default="0"
+menuentry 'Debian GNU/Linux' --class debian \$menuentry_id_option 'gnulinux-simple-1' {
+	linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}
+	initrd	/boot/initrd.img-6.1.0-13-amd64
+}
+menuentry 'Debian GNU/Linux (recovery mode)' {
+	linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro single ${GRUB_CMDLINE_LINUX}
+}
+EOF
+if [ -n "$FAKE_GRUB_BREAK" ]; then echo "menuentry 'broken' {" >> "$out"; fi
+"""
+
+# Stands in for grub-script-check: counts braces (what the broken output gets wrong).
+FAKE_CHECK = r"""#!/bin/sh
+opens=$(tr -cd '{' < "$1" | wc -c)
+closes=$(tr -cd '}' < "$1" | wc -c)
+if [ "$opens" != "$closes" ]; then echo "$1: syntax error: unbalanced braces" >&2; exit 1; fi
+"""
+
+
+class Exit(Exception):
+    def __init__(self, kwargs, failed):
+        Exception.__init__(self, kwargs.get("msg"))
+        self.result = kwargs
+        self.failed = failed
+
+
+def run(monkeypatch, args, check_mode=False):
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+
+    def exit_json(self, **kwargs):
+        raise Exit(kwargs, False)
+
+    def fail_json(self, **kwargs):
+        raise Exit(kwargs, True)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    with pytest.raises(Exit) as info:
+        kernel_cmdline.main()
+    return info.value
+
+
+def put(root, relpath, text):
+    path = os.path.join(str(root), relpath.lstrip("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def read(root, relpath):
+    path = os.path.join(str(root), relpath.lstrip("/"))
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
+def tree_hash(root):
+    """Hash of every path, mode and content under root."""
+    digest = hashlib.sha256()
+    for directory, dirs, files in sorted(os.walk(str(root))):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = os.path.join(directory, name)
+            digest.update(path.encode())
+            digest.update(str(os.lstat(path).st_mode).encode())
+            if os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A Debian host tree (root/) and fake GRUB tools on PATH (bin/, outside the tree)."""
+    root = tmp_path / "root"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, text in (("grub-mkconfig", FAKE_MKCONFIG), ("grub-script-check", FAKE_CHECK)):
+        path = put(bindir, name, text)
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ.get("PATH", "")))
+    monkeypatch.setenv("FAKE_GRUB_ROOT", str(root))
+    monkeypatch.delenv("FAKE_GRUB_BREAK", raising=False)
+    put(root, "/etc/default/grub",
+        '# If you change this file, run update-grub\nGRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n'
+        'GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n'
+        'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200n8"\n')
+    put(root, "/proc/cmdline",
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro console=ttyS0,115200n8 quiet\n")
+    os.makedirs(str(root / "boot" / "grub"))
+    return root
+
+
+def mkconfig_calls(root):
+    return (read(root, "/mkconfig.log") or "").count("called")
+
+
+HUGEPAGES = ["default_hugepagesz=1G", ["hugepagesz", "1G"], ["hugepages", "0:4,1:4"],
+             {"hugepagesz": "2M"}, "hugepages=0:512"]
+HUGEPAGES_TOKENS = ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:4,1:4",
+                    "hugepagesz=2M", "hugepages=0:512"]
+
+
+def test_first_boot_config_then_idempotent(monkeypatch, host):
+    # grub.cfg does not exist yet: it is generated
+    first = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
+    assert not first.failed, first.result
+    res = first.result
+    assert res["changed"] and res["regenerated"] and not res["regenerate_needed"]
+    assert res["backend"] == "grub"
+    assert res["files"] == ["/etc/default/grub.d/90-kvmops-hugepages.cfg"]
+    assert res["tokens"] == HUGEPAGES_TOKENS
+    # read back from the grub.cfg the fake grub-mkconfig generated with /bin/sh
+    assert res["pending"] == (["BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64", "root=UUID=1", "ro",
+                               "console=ttyS0,115200n8"] + HUGEPAGES_TOKENS + ["quiet"])
+    assert res["running"][-1] == "quiet"
+    assert res["reboot_required"] is True
+    assert res["owned_keys"] == ["default_hugepagesz", "hugepages", "hugepagesz"]
+    assert res["diff"]["before"] == "console=ttyS0,115200n8 quiet\n"
+    assert res["diff"]["after"] == "console=ttyS0,115200n8 %s quiet\n" % " ".join(HUGEPAGES_TOKENS)
+    assert read(host, "/etc/default/grub").startswith("# If you change this file")
+    assert mkconfig_calls(host) == 1
+
+    second = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
+    assert not second.failed and not second.result["changed"]
+    assert second.result["diff"]["before"] == second.result["diff"]["after"]
+    assert second.result["reboot_required"] is True  # still not rebooted
+    assert mkconfig_calls(host) == 1
+
+
+def test_after_reboot_nothing_required(monkeypatch, host):
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3", "nohz_full": "2-3"}, "root": str(host)})
+    put(host, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro console=ttyS0,115200n8 "
+                               "isolcpus=2-3 nohz_full=2-3 quiet\n")
+    status = run(monkeypatch, {"root": str(host)})
+    assert not status.failed and not status.result["changed"]
+    assert status.result["reboot_required"] is False
+    assert status.result["owned_keys"] == ["isolcpus", "nohz_full"]
+
+
+def test_check_mode_writes_nothing_and_predicts(monkeypatch, host):
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"}, "root": str(host)})
+    before = tree_hash(host)
+    outcome = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)}, check_mode=True)
+    assert not outcome.failed and outcome.result["changed"]
+    assert tree_hash(host) == before
+    res = outcome.result
+    assert res["regenerate_needed"] and not res["regenerated"]
+    assert res["diff"]["after"] == "console=ttyS0,115200n8 %s isolcpus=2-3 quiet\n" % " ".join(HUGEPAGES_TOKENS)
+    assert res["reboot_required"] is True
+    # the prediction is what the real run then reads back from grub.cfg
+    real = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
+    assert real.result["pending"] == res["pending"]
+    assert real.result["diff"] == res["diff"]
+
+
+def test_check_mode_on_fresh_host_writes_nothing(monkeypatch, host):
+    before = tree_hash(host)
+    outcome = run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)}, check_mode=True)
+    assert outcome.result["changed"] and tree_hash(host) == before
+
+
+def test_two_owners_merge_and_absent_removes_one(monkeypatch, host):
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"}, "root": str(host)})
+    run(monkeypatch, {"owner": "sriov", "args": {"intel_iommu": "on", "iommu": "pt"}, "root": str(host)})
+    clash = run(monkeypatch, {"owner": "other", "args": {"iommu": "nopt"}, "root": str(host)})
+    assert clash.failed and "'sriov'" in clash.result["msg"] and "'other'" in clash.result["msg"]
+    assert read(host, "/etc/default/grub.d/90-kvmops-other.cfg") is None
+    gone = run(monkeypatch, {"owner": "numa", "state": "absent", "root": str(host)})
+    assert gone.result["changed"]
+    assert read(host, "/etc/default/grub.d/90-kvmops-numa.cfg") is None
+    assert "isolcpus=2-3" not in gone.result["pending"]
+    assert gone.result["pending"][-3:] == ["intel_iommu=on", "iommu=pt", "quiet"]
+    # running still has no isolcpus: removing it from the config needs no reboot, but
+    # iommu does (added and never booted)
+    assert gone.result["reboot_required"] is True
+    again = run(monkeypatch, {"owner": "numa", "state": "absent", "root": str(host)})
+    assert not again.result["changed"]
+
+
+def test_removal_is_remembered_until_reboot(monkeypatch, host):
+    put(host, "/proc/cmdline", "BOOT_IMAGE=/v root=UUID=1 ro console=ttyS0,115200n8 isolcpus=2-3 quiet\n")
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"}, "root": str(host)})
+    assert run(monkeypatch, {"root": str(host)}).result["reboot_required"] is False
+    run(monkeypatch, {"owner": "numa", "state": "absent", "root": str(host)})
+    # the status call (what the reboot role does) still knows isolcpus was kvmops'
+    status = run(monkeypatch, {"root": str(host)})
+    assert status.result["reboot_required"] is True and "isolcpus" in status.result["owned_keys"]
+    assert read(host, "/run/kvmops/kernel_cmdline.removed") == "isolcpus\n"
+
+
+def test_bad_arg_fails_before_writing(monkeypatch, host):
+    before = tree_hash(host)
+    outcome = run(monkeypatch, {"owner": "a", "args": {"ok": "1", "memmap": "4G$4G"}, "root": str(host)})
+    assert outcome.failed and "memmap" in outcome.result["msg"] and "'$'" in outcome.result["msg"]
+    assert tree_hash(host) == before
+
+
+def test_failed_check_keeps_old_grub_cfg(monkeypatch, host):
+    run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
+    old = read(host, "/boot/grub/grub.cfg")
+    monkeypatch.setenv("FAKE_GRUB_BREAK", "1")
+    outcome = run(monkeypatch, {"owner": "a", "args": ["x=2"], "root": str(host)})
+    assert outcome.failed and "unbalanced braces" in outcome.result["msg"]
+    assert read(host, "/boot/grub/grub.cfg") == old
+    assert sorted(os.listdir(str(host / "boot" / "grub"))) == ["grub.cfg"]
+    # the drop-in was written: the next run (fixed tool) sees grub.cfg out of date and regenerates
+    monkeypatch.delenv("FAKE_GRUB_BREAK")
+    fixed = run(monkeypatch, {"owner": "a", "args": ["x=2"], "root": str(host)})
+    assert fixed.result["changed"] and fixed.result["files"] == [] and fixed.result["regenerated"]
+    assert "x=2" in fixed.result["pending"]
+
+
+def test_deferred_regeneration_then_handler(monkeypatch, host):
+    run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
+    calls = mkconfig_calls(host)
+    one = run(monkeypatch, {"owner": "a", "args": ["x=1", "y"], "regenerate": False, "root": str(host)})
+    two = run(monkeypatch, {"owner": "b", "args": ["z=3"], "regenerate": False, "root": str(host)})
+    assert one.result["changed"] and one.result["regenerate_needed"] and two.result["regenerate_needed"]
+    assert two.result["pending"][-4:] == ["x=1", "y", "z=3", "quiet"]  # predicted
+    assert mkconfig_calls(host) == calls
+    handler = run(monkeypatch, {"regenerate_only": True, "root": str(host)})
+    assert handler.result["changed"] and handler.result["regenerated"]
+    assert mkconfig_calls(host) == calls + 1
+    assert handler.result["pending"] == two.result["pending"]
+    # nothing left to do for either owner
+    assert not run(monkeypatch, {"owner": "a", "args": ["x=1", "y"], "regenerate": False,
+                                 "root": str(host)}).result["changed"]
+
+
+def test_regenerate_only_excludes_owner(monkeypatch, host):
+    outcome = run(monkeypatch, {"regenerate_only": True, "owner": "a", "root": str(host)})
+    assert outcome.failed and "mutually exclusive" in outcome.result["msg"]
+
+
+def test_kernel_cmdline_file_backend(monkeypatch, host):
+    put(host, "/etc/kernel/cmdline", "root=UUID=1 rw quiet -- splash\n")
+    outcome = run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"},
+                                "backend": "kernel_cmdline_file", "root": str(host)})
+    assert outcome.result["changed"] and outcome.result["backend"] == "kernel_cmdline_file"
+    assert read(host, "/etc/kernel/cmdline") == "root=UUID=1 rw quiet isolcpus=2-3 -- splash\n"
+    assert outcome.result["diff"]["after"] == "root=UUID=1 rw quiet isolcpus=2-3 -- splash\n"
+    assert not run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"},
+                                 "backend": "kernel_cmdline_file", "root": str(host)}).result["changed"]
+    gone = run(monkeypatch, {"owner": "numa", "state": "absent", "backend": "kernel_cmdline_file",
+                             "root": str(host)})
+    assert gone.result["changed"] and read(host, "/etc/kernel/cmdline") == "root=UUID=1 rw quiet -- splash\n"
+    assert read(host, cm.record_path("numa")) is None
+
+
+def test_grubby_backend_runs_the_built_commands(monkeypatch, host):
+    put(host, "/boot/loader/entries/m-5.14.0.conf",
+        "title T\nversion 5.14.0\nlinux /vmlinuz-5.14.0\noptions root=/dev/vda2 ro\n")
+    calls = []
+
+    def run_command(self, argv, **_kwargs):
+        calls.append(argv)
+        return 0, "", ""
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, name, *a, **k: "/usr/sbin/grubby" if name == "grubby" else None)
+    args = {"owner": "sriov", "args": {"intel_iommu": "on", "iommu": "pt"}, "backend": "grubby",
+            "root": str(host)}
+    checked = run(monkeypatch, args, check_mode=True)
+    assert checked.result["changed"] and calls == []
+    assert checked.result["commands"] == [["/usr/sbin/grubby", "--update-kernel=ALL",
+                                           "--args=intel_iommu=on iommu=pt"]]
+    outcome = run(monkeypatch, args)
+    assert calls == checked.result["commands"]
+    assert outcome.result["pending"] == ["root=/dev/vda2", "ro", "intel_iommu=on", "iommu=pt"]
+    assert read(host, cm.record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
