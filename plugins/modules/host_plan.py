@@ -32,7 +32,7 @@ description:
   - Every invalid option fails the task with one message that names the option, before
     anything changes.
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 options:
   facts:
     description:
@@ -97,7 +97,7 @@ options:
     type: float
   hugepages_per_node:
     description:
-      - Explicit huge page counts, C({"<node id>": count}); nodes not listed get none.
+      - 'Explicit huge page counts by NUMA node id, for example C({"0": 16, "1": 8}); nodes not listed get none.'
       - A count larger than the node, or one that leaves the node below its reserve, fails.
     type: dict
   host_reserved_memory_mb:
@@ -173,15 +173,21 @@ options:
         default: exclusive
 attributes:
   action:
+    description: Runs as an action plugin on the controller.
     support: full
   async:
+    description: Cannot run asynchronously.
     support: none
   check_mode:
+    description: Can run in check mode and return the plan it would return otherwise.
     support: full
     details: Nothing on the host is read or changed; check mode gives the same plan.
   diff_mode:
+    description: Returns no diff; nothing is changed.
     support: none
   platform:
+    description: Target platforms (the plan itself is computed on the controller).
+    support: full
     platforms: posix
 notes:
   - Runs on the controller only; the facts come from an earlier M(kvmops.hypervisor.kvm_host_facts).
@@ -302,7 +308,7 @@ ansible_facts:
               smt: exclusive
               hugepages: true
               hugepage_size_kb: 1048576
-              vcpupin: {0: 2, 1: 34}
+              vcpupin: {"0": 2, "1": 34}
               emulatorpin: [0, 32]
               spans_nodes: false
               nodes: [0]
