@@ -851,7 +851,11 @@ def _kernel_args(topo, facts, policy, housekeeping, isolated, pages, page_kb, wa
 
 def plan(facts, policy=None):
     """Compute the ``kvm_host_plan`` for ``facts`` (kvm_host) and ``policy``."""
-    policy = normalize_policy(dict((k, v) for k, v in (policy or {}).items() if k != "facts"))
+    if policy is not None and not isinstance(policy, dict):
+        raise PlanError("policy", "must be a dict, got %s" % type(policy).__name__)
+    # None means "not given" (the action plugin passes every option, unset ones as None).
+    policy = normalize_policy(dict((k, v) for k, v in (policy or {}).items()
+                                   if k != "facts" and v is not None))
     warnings = []
     topo = _Topology(facts, warnings)
 
