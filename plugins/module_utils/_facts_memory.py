@@ -50,8 +50,11 @@ def gather_memory(reader):
             "compressor": reader.text(ZSWAP + "/compressor"),
             "max_pool_percent": reader.integer(ZSWAP + "/max_pool_percent"),
         }
+    total = meminfo_kb(reader, "/proc/meminfo", "MemTotal")
+    if total is None and reader.exists("/proc/meminfo"):
+        reader.warn("no MemTotal in /proc/meminfo")
     return {
-        "total_kb": meminfo_kb(reader, "/proc/meminfo", "MemTotal"),
+        "total_kb": total,
         "available_kb": meminfo_kb(reader, "/proc/meminfo", "MemAvailable"),
         "hugepage_sizes_kb": sorted(int(size) for size in pools),
         "default_hugepage_kb": meminfo_kb(reader, "/proc/meminfo", "Hugepagesize"),

@@ -85,12 +85,15 @@ def gather_numa(reader, online):
     online_set = set(online)
     ids = node_ids(reader)
     if not ids:
+        memory = meminfo_kb(reader, "/proc/meminfo", "MemTotal")
+        if memory is None:
+            reader.warn("no MemTotal in /proc/meminfo")
         return {
             "supported": False,
             "nodes": [{
                 "id": 0,
                 "cpus": sorted(online_set),
-                "memory_kb": meminfo_kb(reader, "/proc/meminfo", "MemTotal"),
+                "memory_kb": memory,
                 "distances": [10],
                 "hugepages": hugepage_pools(reader, GLOBAL_HUGEPAGES),
             }],
@@ -99,10 +102,13 @@ def gather_numa(reader, online):
     for node in ids:
         base = "%s/node%d" % (NODE_BASE, node)
         cpus = reader.cpus(base, "cpulist", "cpumap", [])
+        memory = meminfo_kb(reader, base + "/meminfo", "MemTotal")
+        if memory is None:
+            reader.warn("no MemTotal in %s/meminfo" % base)
         nodes.append({
             "id": node,
             "cpus": sorted(set(cpus) & online_set),
-            "memory_kb": meminfo_kb(reader, base + "/meminfo", "MemTotal"),
+            "memory_kb": memory,
             "distances": _distances(reader, base + "/distance"),
             "hugepages": hugepage_pools(reader, base + "/hugepages"),
         })

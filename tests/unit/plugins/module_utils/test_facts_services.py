@@ -1,0 +1,133 @@
+"""ZFS, libvirt and QEMU process facts."""
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_services as services
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+
+from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
+from sysfs_builder import Tree  # noqa: E402
+
+ARCSTATS = """13 1 0x01 123 33456 6170739829 1018397398455779
+name                            type data
+hits                            4    1234
+c                               4    4294967296
+c_min                           4    1073741824
+c_max                           4    8589934592
+size                            4    2147483648
+"""
+
+QEMU_CONF = """# comment
+security_driver = "apparmor"
+seccomp_sandbox = 1
+#user = "root"
+user = "libvirt-qemu"   # trailing comment
+group = 'kvm'
+dynamic_ownership = 0
+hugetlbfs_mount = ["/dev/hugepages2M", "/dev/hugepages1G"]
+cgroup_device_acl = [
+    "/dev/null", "/dev/full",
+    "/dev/kvm",
+]
+"""
+
+NETWORK = """<network>
+  <name>default</name>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='on' delay='0'/>
+</network>
+"""
+
+
+def test_zfs(tmp_path):
+    Tree(tmp_path).files({
+        "/proc/spl/kstat/zfs/arcstats": ARCSTATS,
+        "/proc/spl/kstat/zfs/tank/state": "ONLINE",
+        "/proc/spl/kstat/zfs/vmpool/state": "ONLINE",
+        "/proc/spl/kstat/zfs/dbufstats": "x",
+        "/sys/module/zfs/parameters/zfs_arc_max": "8589934592",
+        "/sys/module/zfs/parameters/zfs_arc_min": "0",
+    })
+    reader = Reader(str(tmp_path))
+    zfs = services.gather_zfs(reader)
+    assert zfs["present"] is True and zfs["pools"] == ["tank", "vmpool"]
+    assert zfs["arc"] == {"max": 8589934592, "min": 1073741824, "size": 2147483648,
+                          "target": 4294967296}
+    assert zfs["parameters"] == {"zfs_arc_max": 8589934592, "zfs_arc_min": 0}
+    assert reader.warnings == []
+
+
+def test_no_zfs(tmp_path):
+    assert services.gather_zfs(Reader(str(tmp_path))) == {
+        "present": False, "pools": [], "arc": None, "parameters": {}}
+
+
+def test_libvirt(tmp_path):
+    Tree(tmp_path).files({
+        "/etc/libvirt/qemu.conf": QEMU_CONF,
+        "/etc/libvirt/qemu/networks/default.xml": NETWORK,
+        "/etc/libvirt/qemu/networks/isolated.xml": "<network><name>iso</name></network>",
+        "/etc/libvirt/qemu/networks/routed.xml":
+            "<network><name>lab</name><forward/></network>",
+        "/etc/libvirt/qemu/networks/autostart/default.xml": NETWORK,
+    })
+    reader = Reader(str(tmp_path))
+    libvirt = services.gather_libvirt(reader)
+    assert libvirt["present"] is True and libvirt["qemu_conf_present"] is True
+    assert libvirt["qemu_conf"] == {
+        "security_driver": "apparmor", "seccomp_sandbox": 1, "user": "libvirt-qemu",
+        "group": "kvm", "dynamic_ownership": 0,
+        "hugetlbfs_mount": ["/dev/hugepages2M", "/dev/hugepages1G"],
+        "cgroup_device_acl": ["/dev/null", "/dev/full", "/dev/kvm"]}
+    assert libvirt["networks"] == [
+        {"name": "default", "forward_mode": "nat", "bridge": "virbr0", "autostart": True},
+        {"name": "iso", "forward_mode": None, "bridge": None, "autostart": False},
+        {"name": "lab", "forward_mode": "nat", "bridge": None, "autostart": False}]
+    assert reader.warnings == []
+
+
+@pytest.mark.parametrize("text, expected, errors", [
+    ('a = 1\nb = "x"', {"a": 1, "b": "x"}, 0),
+    ('a = \nb = "x"', {"b": "x"}, 1),
+    ('a = [1, 2\nb = 3', {"b": 3}, 1),
+    ('garbage here\nc = 0x10', {"c": 16}, 1),
+    ('s = "with \\"quote\\""', {"s": 'with "quote"'}, 0),
+    ("", {}, 0),
+])
+def test_parse_libvirt_conf(text, expected, errors):
+    seen = []
+    assert services.parse_libvirt_conf(text, seen.append) == expected
+    assert len(seen) >= errors and (errors or not seen)
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["/usr/bin/qemu-system-x86_64", "-name", "guest=web01,debug-threads=on"], "web01"),
+    (["qemu-system-x86_64", "-name", "plain"], "plain"),
+    (["qemu-kvm", "-name", "a,,b,process=x"], "a,b"),
+    (["qemu-kvm", "-name", "guest=a,,b"], "a,b"),
+    (["qemu-system-aarch64", "-m", "1024"], None),
+])
+def test_guest_name(argv, name):
+    assert services.guest_name(argv) == name
+
+
+def test_qemu_processes(tmp_path):
+    tree = Tree(tmp_path)
+    argv = b"/usr/bin/qemu-system-x86_64\0-name\0guest=web01,debug-threads=on\0-uuid\0u-1\0"
+    tree.files({
+        "/proc/4242/cmdline": argv,
+        "/proc/4242/status": "Name:\tqemu-system-x86\nSeccomp:\t2\nSeccomp_filters:\t1\n",
+        "/proc/4242/attr/current": b"libvirt-u-1 (enforce)\0",
+        "/proc/77/cmdline": b"/usr/sbin/libvirtd\0--timeout\0120\0",
+        "/proc/78/cmdline": b"",
+        "/proc/79/cmdline": b"/usr/bin/qemu-kvm\0-name\0db\0",
+        "/proc/self/cmdline": b"x",
+    })
+    reader = Reader(str(tmp_path))
+    procs = services.gather_qemu(reader)
+    assert procs == [
+        {"pid": 79, "name": "db", "uuid": None, "binary": "/usr/bin/qemu-kvm", "seccomp": None,
+         "security_label": None},
+        {"pid": 4242, "name": "web01", "uuid": "u-1", "binary": "/usr/bin/qemu-system-x86_64",
+         "seccomp": 2, "security_label": "libvirt-u-1 (enforce)"}]
+    assert reader.warnings == []
