@@ -30,7 +30,7 @@ description:
   - C(<memoryBacking>) gets C(<hugepages><page size='N' unit='KiB'/></hugepages>) when the
     guest's C(hugepages) is true, and loses C(<hugepages>) when it is false; C(locked),
     C(nosharepages), C(source), C(access), C(allocation) and the rest are kept. The page
-    element has no C(nodeset): that attribute names guest NUMA cells, and without it the
+    element has no C(nodeset), since that attribute names guest NUMA cells and without it the
     page size applies to all of them; the host node the pages come from is set by
     C(<numatune>). See I(Memory Backing),
     U(https://libvirt.org/formatdomain.html#memory-backing).
@@ -47,7 +47,7 @@ description:
     text of C(<vcpu>)), the planned C(memory_mb) its C(<memory>), and every planned CPU must
     exist on the host. The domain must be persistent (defined).
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 requirements:
   - libvirt-python (the C(libvirt) Python module) on the target host
 options:
@@ -56,9 +56,9 @@ options:
       - The planned guests, the C(guests) list of the C(kvm_host_plan) fact, passed as it is.
         Keys this module does not use are ignored.
       - Each entry needs C(name) (the libvirt domain name), C(vcpus) (int), C(vcpupin)
-        (C({vcpu: cpu}), one entry for every vCPU C(0) to C(vcpus-1); the value is a CPU id,
-        a list of CPU ids or a cpulist string), C(emulatorpin) (CPU ids or cpulist) and
-        C(memory_node) (host NUMA node id, or a list of ids).
+        (a dict from vCPU number to host CPU, one entry for every vCPU C(0) to C(vcpus-1);
+        the value is a CPU id, a list of CPU ids or a cpulist string), C(emulatorpin)
+        (CPU ids or cpulist) and C(memory_node) (host NUMA node id, or a list of ids).
       - Optional keys are C(memory_mb) (checked against the domain's memory),
         C(hugepages) (bool, default false), C(hugepage_size_kb) (required when C(hugepages)
         is true; C(memory_mb) must be a multiple of it), C(iothreadpin) (CPU ids for this
@@ -94,13 +94,17 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and predict the change without modifying the target.
     support: full
     details: No domain is redefined and no live pinning is done; C(changed), the diff,
       C(live_applied) and C(pending_restart) are the prediction.
   diff_mode:
+    description: Returns what changed (or would change in check mode) in diff mode.
     support: full
     details: One diff per changed domain, its persistent XML before and after.
   platform:
+    description: Target operating systems.
+    support: N/A
     platforms: posix
 notes:
   - The vCPU count is never changed; a plan that counts differently is an error for that
