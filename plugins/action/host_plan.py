@@ -53,7 +53,7 @@ class ActionModule(ActionBase):
                 "or pass them in the facts option")
         policy = dict((k, v) for k, v in args.items() if k != "facts")
         try:
-            host_plan = plan(facts, policy)
+            host_plan = plan(facts, policy, validated=True)
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
         result["changed"] = False

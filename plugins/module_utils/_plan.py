@@ -648,17 +648,39 @@ def _validate_guests(guests, topo, memory, isolated):
     return checked
 
 
-ORDERS = (
-    # best-fit decreasing: most constrained first (explicit node, exclusive, big)
-    lambda g: (g["numa_node"] is None, g["smt"] != "exclusive", -g["vcpus"], -g["memory_mb"], g["name"]),
-    lambda g: (g["numa_node"] is None, -g["memory_mb"], -g["vcpus"], g["name"]),
-    # small first: the most guests when the host cannot take them all
-    lambda g: (g["numa_node"] is None, g["vcpus"], g["memory_mb"], g["name"]),
-)
+def _orders(topo, memory, usable):
+    """Guest orders tried by the placement, the first one is best-fit decreasing.
+
+    The plan keeps the order that places the most guests on one node each (ties: the
+    most vCPUs, then memory, then the earlier order), so the result is deterministic.
+    """
+    threads = max([len(core) for core in topo.cores] or [1])
+    total_cpus = float(len(usable) or 1)
+    total_mb = float(sum(memory.available_mb.values()) or 1)
+
+    def cost(guest):  # threads a guest really takes: exclusive guests hold whole cores
+        if guest["smt"] == "exclusive":
+            return -(-guest["vcpus"] // threads) * threads
+        return guest["vcpus"]
+
+    def size(guest):
+        return cost(guest) / total_cpus + guest["memory_mb"] / total_mb
+
+    return (
+        # best-fit decreasing: most constrained first (explicit node, exclusive, big)
+        lambda g: (g["numa_node"] is None, g["smt"] != "exclusive", -g["vcpus"], -g["memory_mb"], g["name"]),
+        lambda g: (g["numa_node"] is None, -size(g), g["name"]),
+        lambda g: (g["numa_node"] is None, -g["memory_mb"], -g["vcpus"], g["name"]),
+        # smallest first: the most guests when the host cannot take them all
+        lambda g: (g["numa_node"] is None, size(g), g["name"]),
+        lambda g: (g["numa_node"] is None, cost(g), g["memory_mb"], g["name"]),
+        lambda g: (g["numa_node"] is None, g["memory_mb"], cost(g), g["name"]),
+    )
 
 
 class _Placement(object):
-    def __init__(self, topo, memory, cpu_states, memory_node):
+    def __init__(self, topo, memory, cpu_states, memory_node, fit="best"):
+        self.fit = fit
         self.topo = topo
         self.memory = memory.clone()
         self.cpus = dict((k, v.clone()) for k, v in cpu_states.items())
@@ -682,6 +704,8 @@ class _Placement(object):
             cpu_left = (free - guest["vcpus"]) / (state.capacity or 1)
             mem_left = self.memory.free_fraction(mem_node, guest["hugepages"])
             score = (cpu_left + mem_left, node_id)
+            if self.fit == "worst":
+                score = (-(cpu_left + mem_left), node_id)
             if best is None or score < best[0]:
                 best = (score, node_id)
         if best is None:
@@ -768,11 +792,20 @@ def _place_guests(topo, memory, isolated, emulator_by_node, guests, spanning):
         if state.capacity:
             cpu_states[node["id"]] = state
             memory_node[node["id"]] = topo.memory_node_for(node["id"])
+    orders = _orders(topo, memory, usable)
     best = None
-    for rank, order in enumerate(ORDERS):
-        attempt = _Placement(topo, memory, cpu_states, memory_node)
+    attempts = [(order, fit) for fit in ("best", "worst") for order in orders]
+    for rank, (order, fit) in enumerate(attempts):
+        attempt = _Placement(topo, memory, cpu_states, memory_node, fit)
+        # Free room only shrinks during an attempt: a guest no smaller (vCPUs and memory)
+        # than one that already failed fails too, without looking at the nodes again.
+        failed = {}
         for guest in sorted(guests, key=order):
-            attempt.place_local(guest)
+            kind = (guest["smt"], guest["hugepages"], guest["numa_node"])
+            if any(v <= guest["vcpus"] and m <= guest["memory_mb"] for v, m in failed.get(kind, ())):
+                continue
+            if not attempt.place_local(guest):
+                failed.setdefault(kind, []).append((guest["vcpus"], guest["memory_mb"]))
         placed = attempt.placed.values()
         score = (len(attempt.placed), sum(p["guest"]["vcpus"] for p in placed),
                  sum(p["guest"]["memory_mb"] for p in placed), -rank)
@@ -781,7 +814,7 @@ def _place_guests(topo, memory, isolated, emulator_by_node, guests, spanning):
         if len(attempt.placed) == len(guests):
             break
     result = best[1]
-    for guest in sorted(guests, key=ORDERS[0]):
+    for guest in sorted(guests, key=orders[0]):
         if guest["name"] in result.placed:
             continue
         reason = result.reason(guest)
@@ -849,13 +882,18 @@ def _kernel_args(topo, facts, policy, housekeeping, isolated, pages, page_kb, wa
 
 # --------------------------------------------------------------------------- plan
 
-def plan(facts, policy=None):
-    """Compute the ``kvm_host_plan`` for ``facts`` (kvm_host) and ``policy``."""
+def plan(facts, policy=None, validated=False):
+    """Compute the ``kvm_host_plan`` for ``facts`` (kvm_host) and ``policy``.
+
+    ``validated=True`` skips the argument spec check when the caller (the action plugin)
+    has already made it; the semantic checks always run.
+    """
     if policy is not None and not isinstance(policy, dict):
         raise PlanError("policy", "must be a dict, got %s" % type(policy).__name__)
     # None means "not given" (the action plugin passes every option, unset ones as None).
-    policy = normalize_policy(dict((k, v) for k, v in (policy or {}).items()
-                                   if k != "facts" and v is not None))
+    policy = dict((k, v) for k, v in (policy or {}).items() if k != "facts" and v is not None)
+    if not validated:
+        policy = normalize_policy(policy)
     warnings = []
     topo = _Topology(facts, warnings)
 
