@@ -962,9 +962,19 @@ def plan_change(reader, owner=None, args=None, state="present", backend="auto",
     tokens = normalize_args(args)
     if owner is None and tokens:
         raise CmdlineError("args needs an owner")
-    if backend == "auto":
-        backend = detect_backend(reader, which)
     change = Change()
+    if backend == "auto":
+        try:
+            backend = detect_backend(reader, which)
+        except CmdlineError as exc:
+            if owner is not None:
+                raise
+            # status only (or the handler) on a host without a known boot loader (a
+            # container, a chroot being built): nothing to compare, nothing to do
+            reader.warn(str(exc))
+            change.pending = pending_cmdline(reader)
+            change.owned_keys = removed_keys(reader)
+            return change
     change.backend = backend
     if backend == "grub":
         _plan_grub(reader, change, owner, tokens, state, which, regenerate_only)

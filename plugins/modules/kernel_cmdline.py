@@ -31,8 +31,10 @@ description:
     up when C(kernel-install) runs next."
   - Arguments after C(--) are init's, not the kernel's; they stay after it, and new kernel
     arguments are inserted before it.
-  - Without O(owner) the module changes nothing and reports the pending and running command
-    lines and whether a reboot is required (what the C(kvmops.hypervisor.reboot) role uses).
+  - Without O(owner) the module changes no argument and reports the pending and running command
+    lines and whether a reboot is required, also as the fact C(kvmops_reboot_required) (what the
+    C(kvmops.hypervisor.reboot) role uses). With O(regenerate=true) it regenerates a GRUB
+    configuration that is out of date for the arguments kvmops owns.
 author:
   - kvmops maintainers
 options:
@@ -191,11 +193,33 @@ owned_keys:
   type: list
   elements: str
   sample: [hugepages, hugepagesz, isolcpus]
+pending_owned:
+  description: The tokens of RV(pending) whose name kvmops owns, in order (null when unknown).
+  returned: always
+  type: list
+  elements: str
+  sample: [hugepagesz=1G, hugepages=0:4]
+running_owned:
+  description: The tokens of RV(running) whose name kvmops owns, in order (null when unknown).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 reboot_required:
   description: The pending and running command lines differ on a parameter kvmops owns.
   returned: always
   type: bool
   sample: true
+ansible_facts:
+  description: Set by the status call only (no O(owner), no O(regenerate_only)).
+  returned: when O(owner) is not given
+  type: dict
+  contains:
+    kvmops_reboot_required:
+      description: Same as RV(reboot_required); the C(kvmops.hypervisor.reboot) role reads it.
+      type: bool
+      returned: when O(owner) is not given
+      sample: false
 regenerated:
   description: The GRUB configuration was regenerated and its content changed.
   returned: always
@@ -227,6 +251,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import 
     apply_change,
     grub_cfg_cmdline,
     plan_change,
+    project,
     reboot_required,
     running_cmdline,
 )
@@ -292,12 +317,16 @@ def main():
         pending=pending,
         running=running,
         owned_keys=sorted(change.owned_keys),
+        pending_owned=project(pending, change.owned_keys),
+        running_owned=project(running, change.owned_keys),
         reboot_required=reboot_required(pending, running, change.owned_keys),
         regenerated=regenerated,
         regenerate_needed=regenerate_needed,
         files=sorted(change.files),
         commands=change.commands,
     )
+    if params["owner"] is None and not params["regenerate_only"]:
+        result["ansible_facts"] = dict(kvmops_reboot_required=result["reboot_required"])
     if module._diff:
         result["diff"] = dict(before=change.before + "\n", after=change.after + "\n",
                               before_header="%s (before)" % change.before_header,

@@ -309,3 +309,24 @@ def test_grubby_backend_runs_the_built_commands(monkeypatch, host):
     assert calls == checked.result["commands"]
     assert outcome.result["pending"] == ["root=/dev/vda2", "ro", "intel_iommu=on", "iommu=pt"]
     assert read(host, cm.record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
+
+
+def test_status_without_boot_loader_reports_nothing_required(monkeypatch, tmp_path):
+    put(tmp_path, "/proc/cmdline", "root=/dev/vda1 ro\n")
+    outcome = run(monkeypatch, {"root": str(tmp_path)})
+    assert not outcome.failed and not outcome.result["changed"]
+    assert outcome.result["backend"] is None and outcome.result["reboot_required"] is False
+    assert outcome.result["ansible_facts"] == {"kvmops_reboot_required": False}
+    assert outcome.result["running"] == ["root=/dev/vda1", "ro"]
+    # with an owner the same host is an error that says what to do
+    failed = run(monkeypatch, {"owner": "a", "args": ["x"], "root": str(tmp_path)})
+    assert failed.failed and "set backend" in failed.result["msg"]
+
+
+def test_status_sets_the_fact(monkeypatch, host):
+    run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
+    status = run(monkeypatch, {"root": str(host)})
+    assert status.result["ansible_facts"] == {"kvmops_reboot_required": True}
+    assert status.result["pending_owned"] == ["x=1"] and status.result["running_owned"] == []
+    owner_call = run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
+    assert "ansible_facts" not in owner_call.result
