@@ -1,0 +1,77 @@
+#!/bin/bash
+# Runs INSIDE the lab image's chroot (copied there by build-image.sh), one step per call:
+#   guest-setup.sh base|kvm|zfs|configure
+# Environment: SUITE, MIRROR, ROOT_UUID, SSH_PUBKEY, IMAGE_CMDLINE.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 LANG=C.UTF-8
+APT=(apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false)
+
+base() {
+    cat >/etc/apt/sources.list <<SRC
+deb $MIRROR $SUITE main contrib
+deb $MIRROR $SUITE-updates main contrib
+deb $MIRROR $SUITE-backports main contrib
+SRC
+    "${APT[@]}" update
+    "${APT[@]}" install systemd-sysv udev kmod dbus iproute2 procps less \
+        openssh-server python3 python3-apt sudo pciutils nvme-cli numactl hwloc-nox ethtool \
+        linux-image-amd64 linux-headers-amd64 initramfs-tools grub-pc
+}
+
+kvm() {
+    "${APT[@]}" install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
+        python3-libvirt qemu-system-x86 irqbalance
+}
+
+zfs() {
+    local kver
+    # zfs-dkms builds the module for the installed kernel (headers are there) by itself.
+    "${APT[@]}" install -t "$SUITE-backports" zfs-dkms zfsutils-linux
+    for kver in /lib/modules/*; do
+        kver=${kver##*/}
+        if ! find "/lib/modules/$kver" -name 'zfs.ko*' | grep -q .; then
+            dkms autoinstall -k "$kver"
+        fi
+        find "/lib/modules/$kver" -name 'zfs.ko*' | grep -q . || {
+            echo "zfs.ko was not built for $kver" >&2
+            exit 1
+        }
+    done
+}
+
+configure() {
+    echo kvmlab >/etc/hostname
+    printf '127.0.0.1 localhost\n127.0.1.1 kvmlab\n::1 localhost ip6-localhost ip6-loopback\n' >/etc/hosts
+    printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$ROOT_UUID" >/etc/fstab
+    : >/etc/machine-id
+    # Management network only on the virtio NIC (QEMU user networking); the igb NIC stays
+    # unconfigured for the SR-IOV roles.
+    cat >/etc/systemd/network/10-lab-mgmt.network <<NET
+[Match]
+Driver=virtio_net
+
+[Network]
+DHCP=ipv4
+NET
+    systemctl enable systemd-networkd.service ssh.service
+    # Slow or pointless units in a disposable TCG guest (udev-settle alone costs ~11 s).
+    systemctl mask systemd-udev-settle.service systemd-networkd-wait-online.service \
+        tuned.service apt-daily.timer apt-daily-upgrade.timer man-db.timer \
+        e2scrub_all.timer e2scrub_reap.service fstrim.timer
+    install -d -m 700 /root/.ssh
+    echo "$SSH_PUBKEY" >/root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+    passwd -l root
+    sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=1/' /etc/default/grub
+    install -d /etc/default/grub.d
+    cat >/etc/default/grub.d/10-kvmops-lab.cfg <<GRUB
+# The lab host's "firmware" choices (tools/lab/lab.conf KVMOPS_LAB_IMAGE_CMDLINE).
+GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX $IMAGE_CMDLINE"
+GRUB_TERMINAL="console serial"
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /tmp/* /var/tmp/*
+}
+
+"$1"
