@@ -256,9 +256,22 @@ def _indent(elem, level=0):
         elem.text = None
 
 
-def to_string(root):
-    """Serialise a domain element (indented; the same for before and after in a diff)."""
+# Attributes libvirt only shows with VIR_DOMAIN_XML_SECURE (graphics passwords).
+SECRET_ATTRIBUTES = ("passwd",)
+MASK = "********"
+
+
+def to_string(root, mask=False):
+    """Serialise a domain element (indented; the same for before and after in a diff).
+
+    ``mask`` replaces secret attribute values, for output that ends up in logs.
+    """
     root = copy.deepcopy(root)
+    if mask:
+        for element in root.iter():
+            for name in SECRET_ATTRIBUTES:
+                if name in element.attrib:
+                    element.set(name, MASK)
     _indent(root)
     root.tail = None
     return ET.tostring(root, encoding="unicode") + "\n"
@@ -551,7 +564,8 @@ def _write_hugepages(root, state):
 def apply_plan(xml_text, guest):
     """Rewrite a domain's XML for one validated guest entry.
 
-    Returns a dict: ``before`` and ``after`` (both serialised the same way, for a diff),
+    Returns a dict: ``xml`` (the new document, to define), ``before`` and ``after``
+    (both serialised the same way and with passwords masked, for a diff),
     ``changed`` (the parsed documents differ), ``sections`` (owned sections that
     changed), ``errors`` (the plan does not fit the domain: then ``after`` equals
     ``before``), ``facts``, ``current`` and ``desired`` (see tuning_state()).
@@ -574,8 +588,9 @@ def apply_plan(xml_text, guest):
         if "memoryBacking" in sections:
             _write_hugepages(root, desired["memoryBacking"])
     return {
-        "before": to_string(original),
-        "after": to_string(root),
+        "xml": to_string(root),
+        "before": to_string(original, mask=True),
+        "after": to_string(root, mask=True),
         "changed": not xml_equal(original, root),
         "sections": sections,
         "errors": errors,

@@ -42,6 +42,8 @@ description:
     and its live affinity differs. C(<vcpu>), C(<numatune>) and C(<memoryBacking>) changes
     take effect at the next start of the domain and are reported in C(pending_restart).
   - Domains the plan does not name are never read or changed.
+  - The XML is read with C(VIR_DOMAIN_XML_SECURE) so that redefining keeps graphics
+    passwords (this needs a read-write connection); the diff shows them masked.
   - The plan must fit the domain, otherwise the module fails before changing any domain
     and names every misfit. The planned C(vcpus) must equal the domain's vCPU count (the
     text of C(<vcpu>)), the planned C(memory_mb) its C(<memory>), and every planned CPU must
@@ -277,7 +279,9 @@ def _prepare(conn, guests, ncpus):
             if not dom.isPersistent():
                 errors.append("domain %s is transient: define it before tuning it" % name)
                 continue
-            plan = apply_plan(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), guest)
+            # SECURE: the document is defined again, it must keep graphics passwords.
+            plan = apply_plan(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE
+                                          | libvirt.VIR_DOMAIN_XML_SECURE), guest)
             active = bool(dom.isActive())
             live_state = live_pins = None
             if active:
@@ -338,7 +342,7 @@ def tune(module, conn, guests):
         name, plan = item["guest"]["name"], item["plan"]
         if plan["changed"] and not module.check_mode:
             try:
-                conn.defineXML(plan["after"])
+                conn.defineXML(plan["xml"])
             except libvirt.libvirtError as exc:
                 module.fail_json(msg="domain %s: defineXML failed: %s" % (name, exc),
                                  guests=results, missing=missing,

@@ -477,3 +477,12 @@ def test_pending_restart_compares_live_xml_with_plan():
     assert pending_restart(desired, live, ["emulatorpin"]) == [
         "emulatorpin", "numatune", "memoryBacking"]
     assert pending_restart(desired, desired) == []
+
+
+def test_passwords_are_masked_for_display_only():
+    xml = domain("  <vcpu>VCPUS</vcpu>\n").replace(
+        "  <devices>\n", "  <devices>\n    <graphics type='spice' passwd='hunter2'/>\n")
+    result = apply_plan(xml, guest())
+    assert "hunter2" not in result["before"] + result["after"]
+    assert parse_domain(result["xml"]).find("devices/graphics").get("passwd") == "hunter2"
+    assert xml_equal(result["xml"].replace("hunter2", "********"), result["after"])
