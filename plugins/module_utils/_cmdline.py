@@ -838,8 +838,8 @@ def record_owners(reader):
         if not name.endswith(".args"):
             continue
         lines = reader.lines("%s/%s" % (RECORD_DIR, name), default=[])
-        owners[name[:-len(".args")]] = [line.strip() for line in lines
-                                         if not line.startswith("#")]
+        tokens = [line.strip() for line in lines if not line.startswith("#")]
+        owners[name[:-len(".args")]] = tokens
     return owners
 
 

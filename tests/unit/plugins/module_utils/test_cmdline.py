@@ -39,26 +39,26 @@ function load_video {
 }
 set vt_handoff=vt.handoff=7
 menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-1234' {
-	load_video
-	insmod gzio
-	if [ x$grub_platform = xxen ]; then insmod xzio; insmod lzopio; fi
-	echo	'Loading Linux 6.1.0-13-amd64 ...'
-	linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro  quiet $vt_handoff
-	initrd	/boot/initrd.img-6.1.0-13-amd64
+\tload_video
+\tinsmod gzio
+\tif [ x$grub_platform = xxen ]; then insmod xzio; insmod lzopio; fi
+\techo\t'Loading Linux 6.1.0-13-amd64 ...'
+\tlinux\t/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro  quiet $vt_handoff
+\tinitrd\t/boot/initrd.img-6.1.0-13-amd64
 }
 submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-1234' {
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-13-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-13-amd64-advanced-1234' {
-		linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro  quiet
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-13-amd64 (recovery mode)' --class debian $menuentry_id_option 'gnulinux-6.1.0-13-amd64-recovery-1234' {
-		linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro single dis_ucode_ldr
-	}
-	menuentry 'Debian GNU/Linux, with Linux 5.10.0-9-amd64' --class debian $menuentry_id_option 'gnulinux-5.10.0-9-amd64-advanced-1234' {
-		linux	/boot/vmlinuz-5.10.0-9-amd64 root=UUID=1234 ro  quiet old=yes "spaced arg=a b"
-	}
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1.0-13-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-13-amd64-advanced-1234' {
+\t\tlinux\t/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro  quiet
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1.0-13-amd64 (recovery mode)' --class debian $menuentry_id_option 'gnulinux-6.1.0-13-amd64-recovery-1234' {
+\t\tlinux\t/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234 ro single dis_ucode_ldr
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux 5.10.0-9-amd64' --class debian $menuentry_id_option 'gnulinux-5.10.0-9-amd64-advanced-1234' {
+\t\tlinux\t/boot/vmlinuz-5.10.0-9-amd64 root=UUID=1234 ro  quiet old=yes "spaced arg=a b"
+\t}
 }
 menuentry 'UEFI Firmware Settings' $menuentry_id_option 'uefi-firmware' {
-	fwsetup
+\tfwsetup
 }
 """
 

@@ -34,11 +34,11 @@ echo "fake grub-mkconfig called" >> "$ROOT/mkconfig.log"
 cat > "$out" <<EOF
 set default="0"
 menuentry 'Debian GNU/Linux' --class debian \$menuentry_id_option 'gnulinux-simple-1' {
-	linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}
-	initrd	/boot/initrd.img-6.1.0-13-amd64
+    linux    /boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}
+    initrd    /boot/initrd.img-6.1.0-13-amd64
 }
 menuentry 'Debian GNU/Linux (recovery mode)' {
-	linux	/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro single ${GRUB_CMDLINE_LINUX}
+    linux    /boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro single ${GRUB_CMDLINE_LINUX}
 }
 EOF
 if [ -n "$FAKE_GRUB_BREAK" ]; then echo "menuentry 'broken' {" >> "$out"; fi
