@@ -17,7 +17,9 @@ Only these parts are ever rewritten ("owned"):
 * ``<cputune>``: every ``vcpupin``, ``emulatorpin`` and ``iothreadpin`` child; other
   children (``shares``, ``period``, ``vcpusched``, ``cachetune`` ...) are kept.
 * ``<numatune>``: ``<memory mode='strict' nodeset=memory_node/>`` and one
-  ``<memnode cellid=N mode='strict' nodeset=memory_node/>`` per guest NUMA cell.
+  ``<memnode cellid=N mode='strict' nodeset=memory_node/>`` per guest NUMA cell. A guest
+  the planner had to spread over nodes (``spans_nodes``) gets every node of its
+  ``memory_mb_by_node`` in the nodeset, since its huge pages were reserved there.
 * ``<memoryBacking><hugepages>``: one ``<page size=N unit='KiB'/>`` when the plan asks for
   huge pages, no ``<hugepages>`` otherwise; ``locked``, ``nosharepages``, ``source``,
   ``access``, ``allocation`` ... are kept. The ``page`` element gets no ``nodeset``:
@@ -122,7 +124,8 @@ def validate_guests(guests, iothreadpin=None):
 
     Raises DomainXMLError naming ``guests[i].key`` for the first bad value. Keys
     other than the ones used here (the plan carries more) are ignored. Each result:
-    ``name``, ``vcpus``, ``memory_mb`` (or None), ``memory_nodes`` ([int]),
+    ``name``, ``vcpus``, ``memory_mb`` (or None), ``memory_nodes`` ([int]: ``memory_node``,
+    or for a guest with ``spans_nodes`` every node its ``memory_mb_by_node`` uses),
     ``hugepages``, ``hugepage_size_kb``, ``vcpupin`` ({int: [int]}), ``emulatorpin``,
     ``iothreadpin`` ([int]: the guest's own ``iothreadpin``, else the module-wide one,
     else ``emulatorpin``), ``numa_node``, ``spans_nodes``.
@@ -174,6 +177,20 @@ def validate_guests(guests, iothreadpin=None):
             memory_nodes = _cpus(memory_node, where + ".memory_node")
         else:
             memory_nodes = [_int(memory_node, where + ".memory_node")]
+        spans_nodes = _bool(entry.get("spans_nodes", False), where + ".spans_nodes")
+        by_node = entry.get("memory_mb_by_node")
+        if spans_nodes and by_node:
+            # The planner split this guest's memory (and its huge pages) over several
+            # nodes: a strict policy on one of them would leave it without the rest.
+            if not isinstance(by_node, dict):
+                raise DomainXMLError("%s.memory_mb_by_node must be a dict {node: MiB}, got %s"
+                                     % (where, type(by_node).__name__))
+            memory_nodes = sorted(
+                _int(node, "%s.memory_mb_by_node key %r" % (where, node))
+                for node, size in by_node.items()
+                if _int(size, "%s.memory_mb_by_node[%s]" % (where, node)) > 0)
+            if not memory_nodes:
+                raise DomainXMLError("%s.memory_mb_by_node places no memory" % where)
         hugepages = _bool(entry.get("hugepages", False), where + ".hugepages")
         size = entry.get("hugepage_size_kb")
         if hugepages:
@@ -204,7 +221,7 @@ def validate_guests(guests, iothreadpin=None):
             "emulatorpin": emulatorpin,
             "iothreadpin": io_cpus,
             "numa_node": numa_node,
-            "spans_nodes": _bool(entry.get("spans_nodes", False), where + ".spans_nodes"),
+            "spans_nodes": spans_nodes,
         })
     return result
 

@@ -61,11 +61,14 @@ options:
         (a dict from vCPU number to host CPU, one entry for every vCPU C(0) to C(vcpus-1);
         the value is a CPU id, a list of CPU ids or a cpulist string), C(emulatorpin)
         (CPU ids or cpulist) and C(memory_node) (host NUMA node id, or a list of ids).
+      - For a guest with C(spans_nodes=true) and a C(memory_mb_by_node) dict (both from the
+        plan), the C(<numatune>) nodeset is every node that dict places memory on instead of
+        C(memory_node), since the planner reserved the guest's huge pages on all of them.
       - Optional keys are C(memory_mb) (checked against the domain's memory),
         C(hugepages) (bool, default false), C(hugepage_size_kb) (required when C(hugepages)
         is true; C(memory_mb) must be a multiple of it), C(iothreadpin) (CPU ids for this
-        guest's IOThreads, overrides O(iothreadpin)), C(numa_node) and C(spans_nodes)
-        (reported by the plan, not used here).
+        guest's IOThreads, overrides O(iothreadpin)), C(spans_nodes) and
+        C(memory_mb_by_node) (see above) and C(numa_node) (not used here).
     type: list
     elements: dict
     required: true

@@ -90,6 +90,15 @@ def test_extra_plan_keys_are_ignored_and_optional_keys_default():
     assert result["memory_nodes"] == [0, 1]
 
 
+def test_spanning_guest_gets_every_node_its_memory_was_placed_on():
+    spread = {"0": 512, "1": 512, "2": 0}
+    assert guest(spans_nodes=True, memory_mb_by_node=spread)["memory_nodes"] == [0, 1]
+    # a guest on one node keeps memory_node whatever else the plan carries
+    assert guest(spans_nodes=False, memory_mb_by_node=spread)["memory_nodes"] == [1]
+    result = apply_plan(PLAIN, guest(spans_nodes=True, memory_mb_by_node=spread))
+    assert parse_domain(result["after"]).find("numatune/memory").get("nodeset") == "0-1"
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"vcpupin": {"0": 10}}, r"guests\[0\] \(vm1\)\.vcpupin must pin every vCPU 0-1"),
     ({"vcpupin": {"0": 10, "1": 11, "2": 12}}, r"vcpupin must pin every vCPU 0-1"),
@@ -107,6 +116,9 @@ def test_extra_plan_keys_are_ignored_and_optional_keys_default():
     ({"hugepages": "maybe"}, r"hugepages must be a boolean"),
     ({"name": ""}, r"guests\[0\]\.name must be a non-empty string"),
     ({"iothreadpin": "1,,2"}, r"iothreadpin: empty element"),
+    ({"spans_nodes": True, "memory_mb_by_node": [512]}, r"memory_mb_by_node must be a dict"),
+    ({"spans_nodes": True, "memory_mb_by_node": {"0": 0}}, r"memory_mb_by_node places no memory"),
+    ({"spans_nodes": True, "memory_mb_by_node": {"x": 1}}, r"memory_mb_by_node key 'x'"),
 ])
 def test_validate_rejects_bad_entries(overrides, message):
     entry = {"name": "vm1", "memory_node": 1, "vcpus": 2, "memory_mb": 1024,

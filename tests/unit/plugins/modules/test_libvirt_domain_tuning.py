@@ -304,6 +304,21 @@ def test_transient_domain_is_refused(conn):
     assert "scratch is transient" in result["msg"]
 
 
+def test_takes_a_plan_entry_as_host_plan_writes_it(conn):
+    # The shape plugins/module_utils/_plan.py emits, extra keys included, after a trip
+    # through JSON (int dict keys become strings).
+    entry = {"name": "web1", "numa_node": 1, "memory_node": 1, "vcpus": 2, "memory_mb": 1024,
+             "smt": "exclusive", "hugepages": False, "hugepage_size_kb": None,
+             "vcpupin": {"0": 5, "1": 6}, "emulatorpin": [4], "spans_nodes": True,
+             "nodes": [0, 1], "memory_mb_by_node": {"0": 512, "1": 512}}
+    result = run({"guests": json.loads(json.dumps([entry]))}, conn)
+    assert result["changed"] is True
+    got = state(conn, "web1")
+    assert got["vcpupin"] == {0: [5], 1: [6]}
+    assert got["numatune"]["memory"]["nodeset"] == [0, 1]
+    assert got["memoryBacking"]["hugepages"] is None
+
+
 def test_iothreadpin_option(conn):
     run({"guests": [WEB1], "iothreadpin": [0, 1]}, conn)
     assert state(conn, "web1")["iothreadpin"] == {1: [0, 1]}
