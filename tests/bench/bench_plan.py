@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -72,7 +71,7 @@ def bench_time():
     policy = {"isolation": "isolcpus", "hugepage_size": "1G", "guests": guests}
     times = []
     result = None
-    for _ in range(3):
+    for dummy in range(3):
         start = time.perf_counter()
         result = _plan.plan(facts, policy)
         times.append(time.perf_counter() - start)
@@ -190,7 +189,7 @@ def bench_quality(count=300):
     totals = {"optimum": 0, "planner": 0, "first_fit": 0}
     at_optimum = {"planner": 0, "first_fit": 0}
     worst = 1.0
-    for _ in range(count):
+    for dummy in range(count):
         instance = Instance(rng)
         best = instance.optimum()
         ours = instance.planner()

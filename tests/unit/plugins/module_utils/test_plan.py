@@ -32,7 +32,7 @@ def make_facts(sockets=2, cores=4, smt=2, nodes_per_socket=1, node_ids=None, off
     core_groups = []
     node_cpus = []
     for socket in range(sockets):
-        per_node = [[] for _ in range(nodes_per_socket)]
+        per_node = [[] for dummy in range(nodes_per_socket)]
         for core in range(cores):
             first = socket * cores + core
             group = [first + thread * total_cores for thread in range(smt)]
