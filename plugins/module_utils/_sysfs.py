@@ -37,11 +37,11 @@ class Reader(object):
     def __init__(self, root="/"):
         self.root = root or "/"
         self.warnings = []
-        self._root_real = os.path.realpath(self.root)
+        self._prefix = self.root.rstrip("/") + "/"
 
     def path(self, relpath):
         """Absolute path of ``relpath`` (``/sys/...`` or ``sys/...``) under the root."""
-        return os.path.join(self.root, relpath.lstrip("/"))
+        return self._prefix + relpath.lstrip("/")
 
     def warn(self, message):
         if message not in self.warnings:

@@ -78,7 +78,7 @@ GARBAGE = [
     ("topology-mask", CPU + "/cpu0/topology/thread_siblings", "not-hex"),
     ("package-mask", CPU + "/cpu0/topology/core_siblings", "0x,zz"),
     ("package-list", CPU + "/cpu0/topology/package_cpus_list", "3-1"),
-    ("core-id", CPU + "/cpu3/topology/core_id", "seven"),
+    ("core-id", CPU + "/cpu0/topology/core_id", "seven"),
     ("cache-level", CPU + "/cpu0/cache/index3/level", "three"),
     ("cache-shared", CPU + "/cpu0/cache/index3/shared_cpu_list", "--"),
     ("cpu-online-flag", CPU + "/cpu1/online", "maybe"),
