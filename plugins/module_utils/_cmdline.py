@@ -990,16 +990,13 @@ def plan_change(reader, owner=None, args=None, state="present", backend="auto",
 
 
 def _wanted(owner, tokens, state, old):
-    """This owner's tokens after the call (state absent with args: remove just those)."""
+    """This owner's tokens after the call: ``tokens`` when present; none when absent (the
+    args of an absent call are validated only, so one task can switch state)."""
     if owner is None:
         return old
     if state == "present":
         return tokens
-    if not tokens:
-        return []
-    drop = set(tokens)
-    drop_names = set(arg_key(token) for token in tokens if "=" not in token)
-    return [token for token in old if token not in drop and token not in drop_names]
+    return []
 
 
 def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):

@@ -51,13 +51,13 @@ options:
       - "Or a list whose items are C(name=value) or C(flag) strings, C([name, value]) pairs or
         one-key mappings. Only a list can repeat a name, in the order the kernel needs, for
         example C(hugepagesz=1G hugepages=0:4 hugepagesz=2M hugepages=0:512)."
-      - Names are letters, digits, C(_), C(.) and C(-); values are letters, digits and
+      - "Names are letters, digits, C(_), C(.) and C(-); values are letters, digits and
         C(_ . , : / @ % + = ~ ^ ! -). Anything else (quotes, spaces, C($)) is rejected before
-        anything is written, naming the argument.
+        anything is written, naming the argument."
       - With O(state=present) these are all of the owner's arguments; arguments the owner had
         before and that are not listed are removed.
-      - With O(state=absent), the listed arguments are removed from the owner (a bare name
-        removes every value of it); without O(args) all of the owner's arguments are removed.
+      - With O(state=absent) all of the owner's arguments are removed; O(args), if given, are
+        only validated, so one task can switch between V(present) and V(absent).
     type: raw
   state:
     description:

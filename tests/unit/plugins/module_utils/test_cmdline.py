@@ -179,8 +179,8 @@ def test_merge_conflicting_base_value_fails_naming_both_sides():
 
 
 def test_merge_ignores_init_arguments_after_separator():
-    write, _ = cm.merge_owner("x", ["single"], {}, ["ro", "--", "single"], "base")
-    assert write == ["single"]
+    write, skipped = cm.merge_owner("x", ["single"], {}, ["ro", "--", "single"], "base")
+    assert write == ["single"] and skipped == []
 
 
 def test_edit_tokens_keeps_init_arguments_after_separator():
@@ -387,8 +387,15 @@ def test_plan_grub_absent_removes_only_this_owner(tmp_path):
     assert change.files == {"/etc/default/grub.d/90-kvmops-a.cfg": None}
     assert change.after == "z=2 quiet" and change.before == "x=1 y z=2 quiet"
     assert change.removed == ["x=1", "y"] and {"x", "y", "z"} <= change.owned_keys
-    partial = cm.plan_change(reader, "a", ["y"], state="absent", which=which_fake)
+    # args of an absent call are validated, and every token of the owner goes
+    with_args = cm.plan_change(reader, "a", ["y"], state="absent", which=which_fake)
+    assert with_args.files == change.files
+    with pytest.raises(cm.CmdlineError, match="args.bad"):
+        cm.plan_change(reader, "a", {"bad": "$x"}, state="absent", which=which_fake)
+    # a shorter list with state present removes just the missing token
+    partial = cm.plan_change(reader, "a", ["x=1"], which=which_fake)
     assert cm.parse_grub_dropin(partial.files["/etc/default/grub.d/90-kvmops-a.cfg"], "a") == ["x=1"]
+    assert partial.removed == ["y"] and "y" in partial.owned_keys
 
 
 def test_plan_grub_nothing_to_do_is_unchanged(tmp_path):
