@@ -979,8 +979,10 @@ def plan(facts, policy=None, validated=False):
                 for g in guests if g["name"] in placement.unplaced]
 
     kernel_args = _kernel_args(topo, facts, policy, housekeeping, isolated, pages, page_kb, warnings)
+    # Empty when huge pages are not in play at all (the hugepages role then leaves the
+    # pools alone); a pool the policy gave, even of zeros, is the plan.
     hugepages = {}
-    if sum(pages.values()):
+    if sum(pages.values()) or memory.fixed_pool is not None:
         hugepages[str(page_kb)] = dict((str(node), count) for node, count in sorted(pages.items()))
 
     return {

@@ -282,7 +282,10 @@ ansible_facts:
           returned: success
           sample: 1048576
         hugepages:
-          description: Huge pages per size in kB and NUMA node id (empty when none are planned).
+          description:
+            - Huge pages per size in kB and NUMA node id.
+            - Empty when huge pages are not in play (no O(hugepages_percent), no
+              O(hugepages_per_node) and no placed guest with huge pages).
           type: dict
           returned: success
           sample: {"1048576": {"0": 16, "1": 16}}

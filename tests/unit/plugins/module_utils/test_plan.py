@@ -199,6 +199,12 @@ def test_explicit_counts_and_node_format_with_sparse_ids():
                                          ("hugepages", "0:512,33:1024")]
 
 
+def test_explicit_zero_pool_is_planned_but_needs_no_arguments():
+    result = plan(make_facts(sockets=2, cores=2, smt=1), {"hugepages_per_node": {"0": 0}})
+    assert result["hugepages"] == {"1048576": {"0": 0, "1": 0}}
+    assert args(result, "hugepages") == []
+
+
 def test_old_kernel_gets_total_and_a_warning_when_nodes_differ():
     facts = make_facts(sockets=2, cores=2, smt=1, release="5.15.0-91-generic")
     result = plan(facts, {"hugepage_size": "2M", "hugepages_per_node": {"0": 512, "1": 256}})
