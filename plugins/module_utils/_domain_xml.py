@@ -325,6 +325,14 @@ def _scaled_kib(value, unit, where):
     return number * factor // 1024
 
 
+def _xml_int(element, name, where, default=None):
+    value = element.get(name, default)
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise DomainXMLError("%s: attribute %s=%r is not an integer" % (where, name, value))
+
+
 def _xml_cpus(text, where):
     try:
         return parse_cpulist(text or "")
@@ -347,14 +355,17 @@ def domain_facts(root):
     ids = root.find("iothreadids")
     if ids is not None and len(ids.findall("iothread")):
         for thread in ids.findall("iothread"):
-            iothread_ids.append(int(thread.get("id")))
+            iothread_ids.append(_xml_int(thread, "id", "<iothreadids>"))
     else:
         count = root.find("iothreads")
         if count is not None and (count.text or "").strip():
-            iothread_ids = list(range(1, int(count.text.strip()) + 1))
+            try:
+                iothread_ids = list(range(1, int(count.text.strip()) + 1))
+            except ValueError:
+                raise DomainXMLError("<iothreads> holds %r, not a count" % count.text)
     cells = []
     for index, cell in enumerate(root.findall("cpu/numa/cell")):
-        cells.append(int(cell.get("id", index)))
+        cells.append(_xml_int(cell, "id", "<cpu><numa><cell>", index))
     return {
         "name": (root.findtext("name") or "").strip(),
         "vcpus": vcpus,
@@ -383,9 +394,9 @@ def tuning_state(root):
     vcpupin, iothreadpin, emulatorpin = {}, {}, None
     if cputune is not None:
         for pin in cputune.findall("vcpupin"):
-            vcpupin[int(pin.get("vcpu"))] = _xml_cpus(pin.get("cpuset"), "<vcpupin>")
+            vcpupin[_xml_int(pin, "vcpu", "<vcpupin>")] = _xml_cpus(pin.get("cpuset"), "<vcpupin>")
         for pin in cputune.findall("iothreadpin"):
-            iothreadpin[int(pin.get("iothread"))] = _xml_cpus(pin.get("cpuset"),
+            iothreadpin[_xml_int(pin, "iothread", "<iothreadpin>")] = _xml_cpus(pin.get("cpuset"),
                                                               "<iothreadpin>")
         pin = cputune.find("emulatorpin")
         if pin is not None:
@@ -407,7 +418,7 @@ def tuning_state(root):
                 "nodeset": nodes,
             }
         for element in numatune.findall("memnode"):
-            memnodes[int(element.get("cellid"))] = {
+            memnodes[_xml_int(element, "cellid", "<memnode>")] = {
                 "mode": element.get("mode", "strict"),
                 "nodeset": _xml_cpus(element.get("nodeset"), "<memnode nodeset>"),
             }

@@ -437,6 +437,11 @@ def test_bad_values_inside_the_domain_are_clear_errors():
         tuning_state(parse_domain(domain(
             "  <vcpu>VCPUS</vcpu>\n  <cputune>\n    <vcpupin vcpu='0' cpuset='x'/>\n"
             "  </cputune>\n")))
+    with pytest.raises(DomainXMLError, match=r"<vcpupin>: attribute vcpu=None is not an integer"):
+        tuning_state(parse_domain(domain(
+            "  <cputune>\n    <vcpupin cpuset='1'/>\n  </cputune>\n")))
+    with pytest.raises(DomainXMLError, match="<iothreads> holds 'many'"):
+        domain_facts(parse_domain(domain("  <iothreads>many</iothreads>\n")))
     with pytest.raises(DomainXMLError, match="unknown unit"):
         domain_facts(parse_domain(domain("", memory="<memory unit='parsec'>1</memory>")))
 
