@@ -863,8 +863,9 @@ def _kernel_args(topo, facts, policy, housekeeping, isolated, pages, page_kb, wa
             spread = set(count for node, count in pages.items()
                          if topo.node_by_id[node]["memory_kb"] > 0)
             if len(topo.nodes) > 1 and len(spread) > 1:
-                warnings.append("kernel older than 5.16 takes only a total hugepages=%d, which it spreads "
-                                "over the nodes; the per-node counts must be set at runtime" % total)
+                warnings.append("kernel %s takes only a total hugepages=%d, which it spreads over the "
+                                "nodes; the per-node counts must be set at runtime"
+                                % ("older than 5.16" if version else "of unknown version", total))
         hugepage_args.append(["hugepages", value])
 
     iommu_args = []

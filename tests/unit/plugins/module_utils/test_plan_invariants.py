@@ -182,6 +182,33 @@ def test_hybrid_cpu_exclusive_guests_take_p_cores_first():
     assert sorted(result["guests"][0]["vcpupin"].values()) == [2, 3, 4, 5]
 
 
+@pytest.mark.hwloc
+@pytest.mark.skipif(not os.path.isdir(HWLOC), reason="../shared/fixtures/hwloc is absent")
+@pytest.mark.parametrize("name", ["16em64t-4s2c2t", "16amd64-4n4c-cgroup-distance-merge"])
+def test_plan_from_the_real_facts_module(name, tmp_path):
+    """kvm_host_facts on the machine dump, then the plan: the contract holds end to end.
+
+    The two smallest dumps (old hex-mask attributes; 4 nodes with distances): unpacking the
+    larger ones takes longer than the rest of the suite.
+    """
+    import tarfile
+    facts_host = pytest.importorskip(
+        "ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host")
+    with tarfile.open(os.path.join(HWLOC, name + ".tar.bz2")) as archive:
+        if hasattr(tarfile, "tar_filter"):
+            archive.extractall(str(tmp_path), filter="tar")
+        else:
+            archive.extractall(str(tmp_path))
+    facts = facts_host.kvm_host_facts(str(tmp_path / name), ["cpu", "numa", "memory", "kernel"])
+    expected = hwloc_facts(name)
+    assert facts["cpu"]["online"] == expected["cpu"]["online"]
+    policy = POLICIES[2]
+    result = run_checked(facts, policy)
+    assert result["guests"]
+    with_cpus = [n for n in facts["numa"]["nodes"] if n["cpus"]]
+    assert len(result["housekeeping_cpus"]) >= len(with_cpus)
+
+
 @st.composite
 def topologies(draw):
     sockets = draw(st.integers(1, 3))
