@@ -96,8 +96,9 @@ def mounts(pages, prefix="/dev/hugepages", default_size_kb=None):
     One entry per size with at least one page on some node: ``size_kb``, ``label``,
     ``path`` (prefix + label, e.g. /dev/hugepages1G) and ``opts`` (``pagesize=1G``,
     Documentation/admin-guide/mm/hugetlbpage.rst "Using Huge Pages"). The default size,
-    when given and planned, comes first (libvirt's qemu.conf takes the first
-    ``hugetlbfs_mount`` entry as the default); the others follow smallest first.
+    when given and planned, comes first (libvirt falls back to the first
+    ``hugetlbfs_mount`` entry of qemu.conf when no mount has the kernel's default huge page
+    size, qemuGetDefaultHugepath()); the others follow smallest first.
     """
     totals = {}
     for size_kb, dummy, count in normalize_pages(pages):
