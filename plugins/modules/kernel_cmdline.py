@@ -36,7 +36,7 @@ description:
     C(kvmops.hypervisor.reboot) role uses). With O(regenerate=true) it regenerates a GRUB
     configuration that is out of date for the arguments kvmops owns.
 author:
-  - kvmops maintainers
+  - kvmops maintainers (!UNKNOWN)
 options:
   owner:
     description:
@@ -97,12 +97,16 @@ options:
     default: /
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Nothing is written and no tool is run; the diff and RV(pending) are predicted.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The command line the boot loader configuration gives, before and after.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 notes:
   - The kernel parses arguments as C(next_arg()) in C(lib/cmdline.c) does; C(--) ends the
