@@ -257,8 +257,17 @@ def policies(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(facts=topologies(), policy=policies())
-def test_invariants_on_generated_topologies(facts, policy):
+@given(facts=topologies(), policy=policies(), data=st.data())
+def test_invariants_on_generated_topologies(facts, policy, data):
+    if data.draw(st.booleans(), label="explicit housekeeping_cpus"):
+        # whole cores (or single threads with allow_split_cores), always the boot CPU's core
+        cores = sorted(facts["cpu"]["core_groups"])
+        chosen = [cores[0]] + data.draw(st.lists(st.sampled_from(cores), max_size=len(cores)))
+        cpus = sorted(set(c for core in chosen for c in core))
+        if data.draw(st.booleans(), label="allow_split_cores") and len(cpus) > 1:
+            policy["allow_split_cores"] = True
+            cpus = [c for c in cpus if c == cores[0][0] or c % 2 == 0]
+        policy["housekeeping_cpus"] = data.draw(st.sampled_from([cpus, format_cpulist(cpus)]))
     # A guest larger than the host is a policy error (tested in test_plan.py): keep the
     # generated guests within what the host offers, so that every example is checked.
     bare = plan(copy.deepcopy(facts), dict(policy, guests=[]))
