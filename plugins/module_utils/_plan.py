@@ -169,7 +169,9 @@ class _Topology(object):
             for cpu_id in core:
                 self.core_of[cpu_id] = index
 
-        memory = facts.get("memory") or {}
+        memory = facts.get("memory")
+        if not isinstance(memory, dict):
+            memory = {}
         numa = facts.get("numa") or {}
         raw_nodes = numa.get("nodes") if isinstance(numa, dict) else None
         nodes = []
@@ -217,7 +219,7 @@ class _Topology(object):
             self.node_by_id[self.node_of_cpu[core[0]]]["cores"].append(index)
         self.boot_cpu = self.online[0]
         self.total_memory_kb = sum(n["memory_kb"] for n in nodes)
-        sizes = memory.get("hugepage_sizes_kb") if isinstance(memory, dict) else None
+        sizes = memory.get("hugepage_sizes_kb")
         self.hugepage_sizes_kb = [s for s in (sizes or []) if _is_int(s)]
 
     def memory_node_for(self, node_id):

@@ -240,6 +240,13 @@ def test_zfs_arc_counts_against_the_reserve():
     assert with_option["hugepages"]["2048"]["0"] == without["hugepages"]["2048"]["0"] - 8192 // 2
 
 
+def test_zfs_without_arc_maximum_is_warned():
+    facts = make_facts(sockets=1, cores=2, smt=1, zfs_arc_max=0)
+    result = plan(facts, {})
+    assert any("zfs_arc_max_mb" in w for w in result["warnings"])
+    assert result["reserved_memory_mb"] == {"0": 3646}
+
+
 def test_hugepage_guest_must_fit_a_fixed_pool():
     facts = make_facts(sockets=1, cores=4, smt=1)
     result = plan(facts, {"hugepage_size": "1G", "hugepages_per_node": {"0": 2},
