@@ -396,8 +396,8 @@ def tuning_state(root):
         for pin in cputune.findall("vcpupin"):
             vcpupin[_xml_int(pin, "vcpu", "<vcpupin>")] = _xml_cpus(pin.get("cpuset"), "<vcpupin>")
         for pin in cputune.findall("iothreadpin"):
-            iothreadpin[_xml_int(pin, "iothread", "<iothreadpin>")] = _xml_cpus(pin.get("cpuset"),
-                                                              "<iothreadpin>")
+            thread = _xml_int(pin, "iothread", "<iothreadpin>")
+            iothreadpin[thread] = _xml_cpus(pin.get("cpuset"), "<iothreadpin>")
         pin = cputune.find("emulatorpin")
         if pin is not None:
             emulatorpin = _xml_cpus(pin.get("cpuset"), "<emulatorpin>")
