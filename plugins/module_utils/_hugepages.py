@@ -225,7 +225,6 @@ def render_state(entries, key):
     lines = []
     for entry in entries:
         value = entry[key]
-        lines.append("%d kB node %d: %s" % (entry["size_kb"], entry["node"],
-                                              "absent" if value is None else value))
+        lines.append("%d kB node %d: %s"
+                     % (entry["size_kb"], entry["node"], "absent" if value is None else value))
     return "\n".join(lines) + ("\n" if lines else "")
-

@@ -28,8 +28,8 @@ author:
 options:
   pages:
     description:
-      - Planned pages, C({"<size_kb>": {"<node>": count}}), the C(hugepages) key of the
-        C(kvm_host_plan) fact.
+      - 'Planned pages, C({"<size_kb>": {"<node>": count}}), the C(hugepages) key of the
+        C(kvm_host_plan) fact.'
       - A pool that is already at its count is not written. A count lower than the current
         one frees pages (pages in use become surplus and are freed when released).
     type: dict

@@ -16,7 +16,7 @@ description:
   - Reads every attribute, compares it with the wanted value and writes only those that
     differ; reads back after writing and fails when the kernel did not take the value.
   - Understands choice lists such as C(always [madvise] never)
-    (C(/sys/kernel/mm/transparent_hugepage/enabled)): the bracketed word is the current
+    (C(/sys/kernel/mm/transparent_hugepage/enabled)); the bracketed word is the current
     value, and a wanted value that is not among the words is refused before anything is
     written.
   - Understands boolean module parameters shown as C(Y)/C(N) (for example
