@@ -47,7 +47,7 @@ options:
     default: []
   ip_forward:
     description:
-      - When set, manage C(net.ipv4.ip_forward): V(auto) enables it when one of
+      - When set, manage C(net.ipv4.ip_forward). V(auto) enables it when one of
         O(libvirt_networks) has forward mode C(nat), C(route) or C(open), V(true)/V(false)
         set it. Setting C(net.ipv4.ip_forward) in O(overrides) as well is an error.
       - When not set, C(net.ipv4.ip_forward) is whatever O(settings)/O(overrides) say.
