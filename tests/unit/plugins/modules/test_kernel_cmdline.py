@@ -330,3 +330,33 @@ def test_status_sets_the_fact(monkeypatch, host):
     assert status.result["pending_owned"] == ["x=1"] and status.result["running_owned"] == []
     owner_call = run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
     assert "ansible_facts" not in owner_call.result
+
+
+def test_reboot_role(host, tmp_path):
+    """The reboot role as a play runs it (roles/reboot/tests/fake_root.yml, on localhost):
+    regenerate once, report and set kvmops_reboot_required when not allowed; verify fails
+    loudly; when allowed the hook runs first and the reboot is tried at most once (the
+    reboot action refuses a local connection, so nothing reboots)."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))))
+    playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(playbook_bin):
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    put(host, "/etc/default/grub", 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
+    put(host, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz root=UUID=1 ro quiet\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(repo, "build", "collections"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+    done = subprocess.run(
+        [playbook_bin, "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % sys.executable,
+         "-e", "reboot_test_root=%s" % host, os.path.join(repo, "roles", "reboot", "tests", "fake_root.yml")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "failed=0" in done.stdout and "rescued=2" in done.stdout
+    assert "REBOOT REQUIRED on localhost, not done because kvmops_reboot_allowed is false" in done.stdout
+    assert "already rebooted once in this run" in done.stdout
+    assert mkconfig_calls(host) == 1
+    assert "isolcpus=2-3 nohz_full=2-3 quiet" in read(host, "/boot/grub/grub.cfg")
