@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import gzip
 import io
 import re
 
@@ -74,6 +73,8 @@ def _kernel_config(reader, release):
     data = reader.data("/proc/config.gz")
     if data is not None:
         try:
+            import gzip  # only when /boot/config-<release> is missing
+
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
                 return parse_kconfig(handle.read().decode("utf-8", "replace")), "/proc/config.gz"
         except Exception as exc:  # pylint: disable=broad-except

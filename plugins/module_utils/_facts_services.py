@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import posixpath
 import re
-import xml.etree.ElementTree as ElementTree
 
 ZFS_KSTAT = "/proc/spl/kstat/zfs"
 ZFS_PARAMETERS = "/sys/module/zfs/parameters"
@@ -147,6 +146,8 @@ def parse_libvirt_conf(text, on_error=None):
 
 def parse_network_xml(text):
     """(name, forward_mode, bridge) of a libvirt network definition; raises ValueError."""
+    from xml.etree import ElementTree  # only hosts with libvirt networks pay for it
+
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as exc:

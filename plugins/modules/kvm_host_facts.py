@@ -25,7 +25,7 @@ description:
   - Nothing is written. A missing, unreadable or malformed file gives an entry in
     C(kvm_host.warnings) and a partial answer, never a failure.
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 options:
   root:
     description:
@@ -45,13 +45,18 @@ options:
     default: [all]
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads, so it runs unchanged in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 notes:
   - Run it with privileges (C(become)) to read every C(/proc/PID) of QEMU processes owned
@@ -138,7 +143,7 @@ ansible_facts:
             - release, version_tuple (C([major, minor])), cmdline (running, as tokens),
               pending_cmdline (tokens from the boot loader configuration, or null when
               unreadable), isolated and nohz_full CPUs, kvm (loaded, module, nested,
-              halt_poll_ns), config (selected build options such as C(CONFIG_NO_HZ_FULL):
+              halt_poll_ns), config (selected build options such as C(CONFIG_NO_HZ_FULL), each
               C(y), C(m), C(n) or a value) and config_source.
           returned: when gathered
           type: dict

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import tarfile
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 UNIT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REPO = os.path.dirname(os.path.dirname(UNIT))
@@ -13,6 +13,11 @@ HWLOC_FIXTURES = os.path.join(os.path.dirname(REPO), "shared", "fixtures", "hwlo
 
 if UNIT not in sys.path:
     sys.path.insert(0, UNIT)
+
+from sysfs_builder import Host, Tree, cpumask  # noqa: E402  pylint: disable=wrong-import-position
+
+__all__ = ["Host", "Tree", "cpumask", "hwloc_dumps", "extract_dump", "expected_answer",
+           "lstopo", "hwloc_view"]
 
 
 def hwloc_dumps():

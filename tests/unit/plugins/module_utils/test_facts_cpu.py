@@ -9,8 +9,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_cp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import gather
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers as helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Host, Tree  # noqa: E402
+from . import facts_helpers as helpers
+from .facts_helpers import Host, Tree
 
 CPU = "/sys/devices/system/cpu"
 

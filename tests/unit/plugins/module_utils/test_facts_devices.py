@@ -3,8 +3,7 @@
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_devices
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Tree  # noqa: E402
+from .facts_helpers import Tree
 
 
 def test_nvme_controller_with_four_queues(tmp_path):

@@ -12,8 +12,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Host, Tree  # noqa: E402
+from .facts_helpers import Host, Tree
 
 ALL = set(SUBSET_NAMES)
 

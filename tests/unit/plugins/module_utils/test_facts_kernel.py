@@ -7,8 +7,7 @@ import pytest
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_kernel
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Tree  # noqa: E402
+from .facts_helpers import Tree
 
 CONFIG = """#
 # CONFIG_NO_HZ_FULL is not set

@@ -4,8 +4,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_nu
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import gather
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Host, Tree  # noqa: E402
+from .facts_helpers import Host, Tree
 
 NODE = "/sys/devices/system/node"
 

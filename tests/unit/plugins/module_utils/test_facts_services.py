@@ -5,8 +5,7 @@ import pytest
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_services as services
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Tree  # noqa: E402
+from .facts_helpers import Tree
 
 ARCSTATS = """13 1 0x01 123 33456 6170739829 1018397398455779
 name                            type data

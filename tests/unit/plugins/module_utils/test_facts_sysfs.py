@@ -6,8 +6,7 @@ import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 
-from . import facts_helpers  # noqa: F401  (puts tests/unit on sys.path)
-from sysfs_builder import Tree, cpumask  # noqa: E402
+from .facts_helpers import Tree, cpumask
 
 
 @pytest.fixture
