@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """kvmops.hypervisor.host_plan: compute the kvm_host_plan fact on the controller.
 
-A thin shell: validate the options with the argument spec, find the ``kvm_host``
-facts, call the pure planner in module_utils/_plan.py, return the fact. Nothing on
+A thin shell: validate the options with the argument spec (``_plan.ARGUMENT_SPEC``),
+find the ``kvm_host`` facts, call the pure planner in module_utils/_plan.py, return
+the fact. Nothing on
 the host is read or changed, so check mode behaves exactly like a normal run.
 """
 
@@ -16,9 +17,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import (
-    ARGUMENT_SPEC,
-    MUTUALLY_EXCLUSIVE,
     PlanError,
+    normalize_policy,
     plan,
 )
 
@@ -44,8 +44,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        dummy, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE)
+        # The argument spec check of ActionBase.validate_argument_spec, with the message
+        # starting with the option's name (and no Python module path in it).
+        try:
+            args = normalize_policy(dict(self._task.args))
+        except PlanError as exc:
+            raise AnsibleActionFail(str(exc))
         facts = find_facts(args.get("facts"), task_vars)
         if not facts:
             raise AnsibleActionFail(
