@@ -1,14 +1,14 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Image-mode proof for the numa_pinning and hugepages roles against a Debian chroot:
 #   converge -> second converge 0 changed -> check mode on a fresh copy changes no file.
-# Usage: run.sh PRISTINE_CHROOT [WORKDIR]
+# Usage: run_image.sh PRISTINE_CHROOT [WORKDIR]
 #   PRISTINE_CHROOT: e.g. made once with
 #     debootstrap --variant=minbase --include=python3,irqbalance bookworm /tmp/bookworm
 #   It is never modified; copies go to WORKDIR (default: a new directory under /tmp).
 # Needs root (chroot) and the collection on ANSIBLE_COLLECTIONS_PATH (make link).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-pristine=${1:?usage: run.sh PRISTINE_CHROOT [WORKDIR]}
+pristine=${1:?usage: run_image.sh PRISTINE_CHROOT [WORKDIR]}
 work=${2:-$(mktemp -d /tmp/kvmops-image.XXXXXX)}
 test -x "$pristine/usr/bin/python3" || { echo "no python3 in $pristine" >&2; exit 2; }
 
