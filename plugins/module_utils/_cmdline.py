@@ -597,7 +597,7 @@ def _check_value(name, value, where):
         raise CmdlineError(
             "%s: value of %r is the boolean %s (YAML turned on/off/yes/no into a boolean); "
             "quote it, e.g. '%s: \"on\"'" % (where, name, value, name))
-    if isinstance(value, int):
+    if isinstance(value, (int, float)):
         value = str(value)
     if not isinstance(value, str):
         raise CmdlineError("%s: value of %r must be a string, a number or null, not %s"
@@ -863,11 +863,15 @@ def detect_backend(reader, which):
     if (reader.exists(GRUB_DEFAULTS) or reader.isdir(GRUB_DROPIN_DIR)
             or reader.exists("/boot/grub/grub.cfg") or reader.exists("/boot/grub2/grub.cfg")):
         return "grub"
+    if reader.exists("/etc/debian_version") and not reader.exists(KERNEL_CMDLINE_FILE):
+        # Debian or Ubuntu whose boot loader is not installed yet (an image being built):
+        # GRUB's packages source /etc/default/grub.d when they are
+        return "grub"
     if reader.exists(KERNEL_CMDLINE_FILE) or bls_entries(reader):
         return "kernel_cmdline_file"
     raise CmdlineError(
         "cannot tell which boot loader this host uses (no BLS entries with grubby, no "
-        "/etc/default/grub, no /etc/kernel/cmdline); set backend explicitly")
+        "/etc/default/grub, no /etc/kernel/cmdline, not Debian); set backend explicitly")
 
 
 def grub_paths(reader, which):
@@ -1049,9 +1053,6 @@ def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
     stale = (current is not None
              and project(current, change.owned_keys) != project(change.pending, change.owned_keys))
     change.regenerate = bool(regenerate_only or change.files or stale)
-    if change.regenerate and not mkconfig:
-        raise CmdlineError("grub-mkconfig (or grub2-mkconfig) is not installed; cannot "
-                           "regenerate %s" % cfg)
 
 
 def predict_grub_pending(current, defaults_before, defaults_after):
@@ -1236,8 +1237,11 @@ def regenerate_grub(reader, grub, run):
 
 
 def apply_change(reader, change, run, regenerate=True):
-    """Write the files, run the commands, regenerate GRUB (when asked); returns whether
-    the GRUB configuration was regenerated and changed."""
+    """Write the files, run the commands, regenerate GRUB (when asked and grub-mkconfig is
+    installed: without it, as in an image whose boot loader is not installed yet, the
+    drop-ins wait for the package's own grub-mkconfig run, with a warning).
+
+    Returns (regeneration ran, grub.cfg changed)."""
     for relpath in sorted(change.files):
         write_file(reader, relpath, change.files[relpath])
     for argv in change.commands:
@@ -1247,7 +1251,10 @@ def apply_change(reader, change, run, regenerate=True):
     if change.removed:
         keys = removed_keys(reader) | keys_of(change.removed)
         write_file(reader, REMOVED_RECORD, "".join("%s\n" % key for key in sorted(keys)))
-    regenerated = False
-    if change.regenerate and regenerate and change.backend == "grub":
-        regenerated = regenerate_grub(reader, change.grub, run)
-    return regenerated
+    if not (change.regenerate and regenerate and change.backend == "grub"):
+        return False, False
+    if not change.grub.get("mkconfig"):
+        reader.warn("grub-mkconfig is not installed: %s was not regenerated; the kvmops "
+                    "drop-ins take effect when it is (installing GRUB runs it)" % change.grub["cfg"])
+        return False, False
+    return True, regenerate_grub(reader, change.grub, run)

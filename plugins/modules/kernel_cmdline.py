@@ -69,7 +69,10 @@ options:
     description:
       - Where the arguments are written.
       - V(auto) picks V(grubby) on hosts with BLS entries and C(grubby), V(grub) where
-        C(/etc/default/grub) or a C(grub.cfg) exists, else V(kernel_cmdline_file).
+        C(/etc/default/grub) or a C(grub.cfg) exists (or on Debian and Ubuntu whose boot loader
+        is not installed yet), else V(kernel_cmdline_file) where C(/etc/kernel/cmdline) or BLS
+        entries exist. Without an owner, a host with none of these reports that no reboot is
+        required; with one, the module fails and asks for O(backend).
     type: str
     choices: [auto, grub, grubby, kernel_cmdline_file]
     default: auto
@@ -230,7 +233,9 @@ regenerated:
   type: bool
   sample: false
 regenerate_needed:
-  description: The GRUB configuration still has to be regenerated (O(regenerate=false) or check mode).
+  description:
+    - The GRUB configuration still has to be regenerated (O(regenerate=false), check mode, or
+      C(grub-mkconfig) not installed yet).
   returned: always
   type: bool
   sample: false
@@ -293,21 +298,20 @@ def main():
                              regenerate_only=params["regenerate_only"])
         if params["regenerate_only"] and change.backend != "grub":
             change.changed = False
-        regenerated = False
+        ran = regenerated = False
         do_regenerate = params["regenerate"] or params["regenerate_only"]
         if not module.check_mode:
-            regenerated = apply_change(reader, change, run, regenerate=do_regenerate)
+            ran, regenerated = apply_change(reader, change, run, regenerate=do_regenerate)
     except CmdlineError as exc:
         module.fail_json(msg=str(exc), **({"warnings": reader.warnings} if reader.warnings else {}))
     except (IOError, OSError) as exc:
         module.fail_json(msg="kernel_cmdline: %s" % exc)
 
     pending = change.pending
-    if regenerated or (change.regenerate and do_regenerate and not module.check_mode):
+    if ran:
         pending = grub_cfg_cmdline(reader, change.grub["cfg"], change.grub["env"])
     running = running_cmdline(reader)
-    regenerate_needed = bool(change.backend == "grub" and change.regenerate
-                             and (module.check_mode or not do_regenerate))
+    regenerate_needed = bool(change.backend == "grub" and change.regenerate and not ran)
     changed = change.changed
     if params["regenerate_only"] and not module.check_mode:
         changed = regenerated

@@ -360,3 +360,20 @@ def test_reboot_role(host, tmp_path):
     assert "already rebooted once in this run" in done.stdout
     assert mkconfig_calls(host) == 1
     assert "isolcpus=2-3 nohz_full=2-3 quiet" in read(host, "/boot/grub/grub.cfg")
+
+
+def test_image_without_grub_tools_writes_drop_in_and_warns(monkeypatch, tmp_path):
+    """An image being built: Debian, GRUB not installed, no grub-mkconfig anywhere."""
+    put(tmp_path, "/etc/debian_version", "12.5\n")
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    args = {"owner": "a", "args": ["x=1"], "root": str(tmp_path)}
+    first = run(monkeypatch, args)
+    assert not first.failed and first.result["changed"] and first.result["backend"] == "grub"
+    assert first.result["regenerate_needed"] and not first.result["regenerated"]
+    assert cm.parse_grub_dropin(read(tmp_path, cm.grub_dropin_path("a")), "a") == ["x=1"]
+    assert any("grub-mkconfig is not installed" in warning for warning in warnings)
+    assert first.result["pending"] == ["x=1"]
+    again = run(monkeypatch, args)
+    assert not again.result["changed"]
