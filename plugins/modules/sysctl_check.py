@@ -26,7 +26,7 @@ description:
   - Fails, before anything is written, on a bad key or value (naming the variable that
     holds it, see O(labels)) and on keys unknown to the kernel unless O(ignore_unknown).
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 options:
   settings:
     description:
@@ -96,15 +96,17 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Read-only; the same in check mode.
+    details: Read-only; it does the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Keys of a kernel module that is not active yet (C(net.bridge.*) before C(br_netfilter)
     is loaded) are returned in RV(unchecked), not in RV(unknown); load the module and call
     the module again to check them.
-  - When O(root) has no C(/proc/sys) (a chroot without C(/proc)), nothing can be checked:
+  - When O(root) has no C(/proc/sys) (a chroot without C(/proc)), nothing can be checked;
     RV(checked) is false and a warning says so.
 seealso:
   - module: ansible.posix.sysctl
