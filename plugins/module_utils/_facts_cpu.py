@@ -175,36 +175,52 @@ def _siblings_differ_in_core_id(reader, siblings):
     return first != other
 
 
+def _placement_ids(reader, cpu, info):
+    """(package id, core id) of a CPU from its topology files, else /proc/cpuinfo."""
+    topo = "%s/cpu%d/topology" % (CPU_BASE, cpu)
+    phys = reader.integer(topo + "/physical_package_id")
+    core_id = reader.integer(topo + "/core_id")
+    if phys is not None and core_id is not None and phys >= 0:
+        return phys, core_id, "topology"
+    block = info.get(cpu, {})
+    phys = _int_or_none(block.get("physical id"))
+    core_id = _int_or_none(block.get("core id"))
+    if phys is not None and core_id is not None:
+        return phys, core_id, "cpuinfo"
+    return None, None, None
+
+
 def _place_leftovers(reader, leftovers, cores, packages, core_of, package_of):
-    """CPUs no topology file covers: /proc/cpuinfo physical id / core id, else alone."""
+    """CPUs no sibling list covers: placed by package and core ids (topology files, then
+    /proc/cpuinfo ``physical id`` / ``core id``), else alone. Rare, so not optimised."""
     info = {}
     for block in parse_cpuinfo(reader.text("/proc/cpuinfo", "")):
         number = _int_or_none(block.get("processor"))
         if number is not None:
             info[number] = block
-    # ids of the packages already known, from any CPU of theirs that cpuinfo describes
+    # ids of the packages and cores already known, from their members
     package_by_phys = {}
-    for index, group in enumerate(packages):
-        for member in group:
-            phys = _int_or_none(info.get(member, {}).get("physical id"))
-            if phys is not None:
-                package_by_phys.setdefault(phys, index)
     core_by_key = {}
     for index, group in enumerate(cores):
         for member in group:
-            block = info.get(member, {})
-            key = (_int_or_none(block.get("physical id")), _int_or_none(block.get("core id")))
-            if None not in key:
-                core_by_key.setdefault(key, index)
+            phys, core_id, _source = _placement_ids(reader, member, info)
+            if phys is not None:
+                core_by_key.setdefault((phys, core_id), index)
+    for index, group in enumerate(packages):
+        for member in group:
+            phys, _core_id, _source = _placement_ids(reader, member, info)
+            if phys is not None:
+                package_by_phys.setdefault(phys, index)
     for cpu in leftovers:
-        block = info.get(cpu, {})
-        phys = _int_or_none(block.get("physical id"))
-        core_id = _int_or_none(block.get("core id"))
-        if phys is None or core_id is None:
+        phys, core_id, source = _placement_ids(reader, cpu, info)
+        if source == "topology":
+            reader.warn("no sibling lists for CPU %d: placed by physical_package_id and "
+                        "core_id" % cpu)
+        elif source == "cpuinfo":
+            reader.warn("no topology directory for CPU %d: placed from /proc/cpuinfo" % cpu)
+        else:
             reader.warn("no topology for CPU %d (no topology directory and no /proc/cpuinfo "
                         "entry): counted as a core and a package of its own" % cpu)
-        else:
-            reader.warn("no topology directory for CPU %d: placed from /proc/cpuinfo" % cpu)
         if cpu not in package_of:
             index = package_by_phys.get(phys) if phys is not None else None
             if index is None:

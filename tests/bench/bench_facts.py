@@ -79,8 +79,8 @@ def timed(func, rounds=ROUNDS):
 
 def in_process():
     print("in-process gather of synthetic trees (median / best of %d, ms)" % ROUNDS)
-    print("%6s %6s %14s %14s %12s %10s" % ("CPUs", "nodes", "cpu+numa", "all subsets",
-                                            "reads (all)", "tree files"), flush=True)
+    header = ("CPUs", "nodes", "cpu+numa", "all subsets", "reads (all)", "tree files")
+    print("%6s %6s %14s %14s %12s %10s" % header, flush=True)
     results = {}
     reads = {}
     with tempfile.TemporaryDirectory(prefix="bench-facts-") as workdir:
@@ -157,8 +157,8 @@ def through_ansible():
         proc = subprocess.run([playbook_bin, "-i", "localhost,", path], env=env,
                               capture_output=True, text=True, check=False, cwd=workdir)
     if proc.returncode != 0:
-        print("playbook failed (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout[-2000:],
-                                                   proc.stderr[-2000:]))
+        print("playbook failed (rc %d):\n%s\n%s"
+              % (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
         return
     report = json.loads(proc.stdout)
     durations = {"noop": [], "kvm_host_facts": [], "setup_hardware": []}

@@ -158,6 +158,17 @@ def test_missing_topology_everywhere_falls_back_to_cpuinfo(tmp_path):
     assert any("placed from /proc/cpuinfo" in warning for warning in facts["warnings"])
 
 
+def test_no_sibling_lists_uses_package_and_core_ids(tmp_path):
+    host = Host("2x2x2", legacy=True, cpuinfo=False).build(Tree(tmp_path))
+    for cpu in host.online:
+        Tree(tmp_path).remove("%s/cpu%d/topology/thread_siblings" % (CPU, cpu))
+        Tree(tmp_path).remove("%s/cpu%d/topology/core_siblings" % (CPU, cpu))
+    facts = facts_of(tmp_path, ["cpu"])
+    assert facts["cpu"]["core_groups"] == host.cores
+    assert facts["cpu"]["package_groups"] == host.packages
+    assert any("physical_package_id and core_id" in warning for warning in facts["warnings"])
+
+
 def test_missing_topology_and_cpuinfo_counts_cpus_alone(tmp_path):
     Host("1x2x2", missing_topology=range(4), cpuinfo=False).build(Tree(tmp_path))
     facts = facts_of(tmp_path, ["cpu"])
