@@ -179,3 +179,20 @@ def test_image_mode_writes_files_and_touches_no_running_state(sandbox):
     assert sandbox.read(WATCH) == before
     again = sandbox.playbook(PLAYBOOK, base_vars(sysctl_net_ignore_unknown=True, kvmops_apply_runtime=False))
     assert again.rc == 0 and again.recap["changed"] == 0, again
+
+
+def test_ip_forward_auto_gathers_libvirt_facts_when_kvm_host_is_missing(sandbox):
+    """No kvm_host: the role runs kvm_host_facts (libvirt subset) on the target itself."""
+    extravars = base_vars(sysctl_net_ignore_unknown=True)
+    del extravars["kvm_host"]
+    result = sandbox.playbook(PLAYBOOK, extravars)
+    assert result.rc == 0, result
+    assert "TASK [kvmops.hypervisor.sysctl_net : Gather libvirt facts for net.ipv4.ip_forward (once per play)] ***\nok:" in result.output
+    networks_dir = "/etc/libvirt/qemu/networks"
+    routing = False
+    if os.path.isdir(networks_dir):
+        for name in os.listdir(networks_dir):
+            with open(os.path.join(networks_dir, name)) as handle:
+                text = handle.read()
+            routing = routing or any("mode='%s'" % m in text or 'mode="%s"' % m in text for m in ("nat", "route", "open"))
+    assert conf_values(conf(sandbox))["net.ipv4.ip_forward"] == ("1" if routing else "0")
