@@ -127,3 +127,24 @@ def test_plan_role_passes_every_policy_option():
         if name != "facts":
             assert value == "{{ kvmops_plan_%s | default(omit) }}" % name
             assert "kvmops_plan_%s" % name in spec("plan")
+
+
+@pytest.mark.parametrize("role", ("numa_pinning", "hugepages"))
+def test_defaults_pass_the_role_argument_spec(role):
+    """Role validation sees the defaults too: a null default with choices would fail every run."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    defaults = yaml.safe_load(load(role, "defaults", "main.yml"))
+    result = ArgumentSpecValidator(spec(role)).validate(defaults, validate_role_argument_spec=True)
+    assert result.error_messages == []
+
+
+@pytest.mark.parametrize("name, value", [
+    ("hugepages_thp", "sometimes"), ("hugepages_ksm", "off"), ("hugepages_zswap_compressor", "gzip"),
+    ("hugepages_swappiness", "sixty"), ("hugepages_zswap_enabled", "maybe"),
+])
+def test_bad_hugepages_inputs_fail_naming_the_variable(name, value):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    variables = yaml.safe_load(load("hugepages", "defaults", "main.yml"))
+    variables[name] = value
+    result = ArgumentSpecValidator(spec("hugepages")).validate(variables, validate_role_argument_spec=True)
+    assert result.error_messages and name in result.error_messages[0]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Image-mode proof for the numa_pinning and hugepages roles against a Debian chroot:
-#   converge -> second converge 0 changed -> check mode on a fresh copy changes no file.
+#   converge -> second converge 0 changed -> check mode on a fresh copy changes no file;
+#   then the role defaults: converge -> second converge 0 changed.
 # Usage: run_image.sh PRISTINE_CHROOT [WORKDIR]
 #   PRISTINE_CHROOT: e.g. made once with
 #     debootstrap --variant=minbase --include=python3,irqbalance bookworm /tmp/bookworm
@@ -18,10 +19,10 @@ prepare() {  # a copy of the pristine tree with a qemu.conf as libvirt ships it 
   printf '%s\n' '# qemu.conf (libvirt)' '#hugetlbfs_mount = "/dev/hugepages"' '#user = "root"' \
     > "$1/etc/libvirt/qemu.conf"
 }
-play() {  # play CHROOT LOG [ansible-playbook options]
+play() {  # play CHROOT LOG [ansible-playbook options]; PLAYBOOK picks the playbook
   local tree=$1 log=$2; shift 2
   ansible-playbook -i "$tree," -c community.general.chroot \
-    -e ansible_python_interpreter=/usr/bin/python3 "$here/converge.yml" "$@" >"$log" 2>&1 \
+    -e ansible_python_interpreter=/usr/bin/python3 "$here/${PLAYBOOK:-converge.yml}" "$@" >"$log" 2>&1 \
     || { tail -30 "$log"; return 1; }
   grep -A1 '^PLAY RECAP' "$log" | tail -1
 }
@@ -44,4 +45,9 @@ written=$(snapshot "$work/check" "$work/stamp")
 test -z "$written" || { echo "check mode wrote: $written" >&2; exit 1; }
 diff -r --no-dereference "$pristine/etc" "$work/check/etc" | grep -v '^Only in .*/etc: libvirt$' \
   && { echo "check mode changed /etc" >&2; exit 1; }
+prepare "$work/defaults"
+echo "== converge with the role defaults"; PLAYBOOK=converge_defaults.yml play "$work/defaults" "$work/defaults1.log" --diff
+echo "== second converge with the role defaults"; PLAYBOOK=converge_defaults.yml play "$work/defaults" "$work/defaults2.log" --diff
+test "$(changed "$work/defaults2.log")" = 0 || { echo "second converge (defaults) changed something" >&2; exit 1; }
+
 echo "image mode: converge ok, second converge 0 changed, check mode wrote nothing ($work)"
