@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build the lab host's base image into $KVMOPS_LAB_CACHE/image-<hash of the build
 # scripts>/: base.qcow2 (zstd compressed) and the root SSH key (id_ed25519).
 # Debian's archive only: debootstrap minbase, packages installed in the chroot

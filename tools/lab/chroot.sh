@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build the cached minbase chroot for molecule/image: $KVMOPS_LAB_CACHE/chroot-<hash>.tar.zst.
 # A Debian system as an image build sees it: python3, systemd, udev, kmod, GRUB's
 # /etc/default/grub; no kernel and nothing running. `lab.sh chroot-new DIR` unpacks it.

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Runs INSIDE the lab image's chroot (copied there by build-image.sh), one step per call:
 #   guest-setup.sh base|kvm|zfs|configure
 # Environment: SUITE, MIRROR, ROOT_UUID, SSH_PUBKEY, IMAGE_CMDLINE.

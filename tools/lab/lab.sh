@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The kvmops lab host: a disposable Debian KVM host under QEMU (TCG) for testing the roles.
 #
 #   lab.sh deps       install what the controller lacks (root; Debian bookworm)
@@ -6,6 +6,7 @@
 #   lab.sh up         boot a fresh lab host (new overlay on the cached image), write inventory
 #   lab.sh ssh [CMD]  SSH into the running lab host
 #   lab.sh run-site   run playbooks/site.yml on it, then print its facts and the SSH command
+#   lab.sh shape      what the running lab host looks like (CPUs, NUMA, IOMMU, NVMe, SR-IOV, ZFS)
 #   lab.sh destroy    stop QEMU (by its pid) and remove the overlay
 #   lab.sh status     is it running, where is the inventory
 #   lab.sh chroot-base        build the cached minbase chroot tarball (molecule/image)
@@ -283,6 +284,8 @@ boot_once() {
 
 up() {
     local try
+    # An interrupted boot leaves no QEMU behind.
+    trap 'log "interrupted"; kill_qemu; remove_instance; exit 130' INT TERM
     stage "up: controller packages" deps
     stage "up: base image" build
     kill_qemu
@@ -347,16 +350,20 @@ run_site() {
     inv=$dir/inventory.yml
     export ANSIBLE_HOST_KEY_CHECKING=False
     cd "$REPO_DIR"
+    # The facts and the SSH command are shown even when the playbook fails.
+    local rc=0
     stage "run-site: ansible-playbook playbooks/site.yml" \
-        ansible-playbook -i "$inv" playbooks/site.yml
+        ansible-playbook -i "$inv" playbooks/site.yml || rc=$?
     if [ -f playbooks/audit.yml ]; then
-        stage "run-site: audit report" ansible-playbook -i "$inv" playbooks/audit.yml
+        stage "run-site: audit report" ansible-playbook -i "$inv" playbooks/audit.yml || rc=$?
     elif [ -f plugins/modules/kvm_host_facts.py ]; then
-        stage "run-site: kvm_host_facts" ansible -i "$inv" kvm_hosts -m kvmops.hypervisor.kvm_host_facts
+        stage "run-site: kvm_host_facts" \
+            ansible -i "$inv" kvm_hosts -m kvmops.hypervisor.kvm_host_facts || rc=$?
     fi
-    stage "run-site: lab host shape" shape_report
+    stage "run-site: lab host shape" shape_report || rc=$?
     log "the lab host stays up; stop it with: make lab-destroy"
     log "ssh: $(ssh_command)"
+    return "$rc"
 }
 
 status() {
@@ -418,6 +425,10 @@ ssh)
     lab_ssh "$@"
     ;;
 run-site) run_site ;;
+shape)
+    require_running
+    shape_report
+    ;;
 destroy) stage "destroy: lab host" destroy ;;
 status) status ;;
 chroot-base) stage "chroot: cached minbase chroot" chroot_base ;;

@@ -53,17 +53,18 @@ debian_mirror() {
     echo "${KVMOPS_LAB_MIRROR:-${uri%/}}"
 }
 
-# Hash of the files that decide what the image contains: a change rebuilds it.
+# Hash of the files that decide what the image contains: a change rebuilds it (comment
+# lines do not count, so documenting the scripts costs no rebuild).
 image_key() {
     {
-        cat "$LAB_DIR/build-image.sh" "$LAB_DIR/guest-setup.sh"
+        grep -hv '^[[:space:]]*#' "$LAB_DIR/build-image.sh" "$LAB_DIR/guest-setup.sh"
         echo "$KVMOPS_LAB_SUITE $KVMOPS_LAB_DISK_GB $KVMOPS_LAB_IMAGE_CMDLINE"
     } | sha256sum | cut -c1-16
 }
 image_dir() { echo "$KVMOPS_LAB_CACHE/image-$(image_key)"; }
 
 chroot_key() {
-    { cat "$LAB_DIR/chroot.sh"; echo "$KVMOPS_LAB_SUITE"; } | sha256sum | cut -c1-16
+    { grep -hv '^[[:space:]]*#' "$LAB_DIR/chroot.sh"; echo "$KVMOPS_LAB_SUITE"; } | sha256sum | cut -c1-16
 }
 chroot_tarball() { echo "$KVMOPS_LAB_CACHE/chroot-$(chroot_key).tar.zst"; }
 
