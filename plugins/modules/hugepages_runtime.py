@@ -24,7 +24,7 @@ description:
   - Boot-time pages are a kernel command line matter (see M(kvmops.hypervisor.kernel_cmdline));
     this module only changes the running kernel.
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 options:
   pages:
     description:
@@ -52,11 +52,16 @@ options:
     default: /
 attributes:
   check_mode:
+    description: Can run in check mode and predict the change without modifying the target.
     support: full
     details: Nothing is written; C(got) is the planned count (the prediction).
   diff_mode:
+    description: Returns what changed (or would change in check mode) in diff mode.
     support: full
+    details: The values before and after, one line per attribute or pool.
   platform:
+    description: Target operating systems.
+    support: N/A
     platforms: posix
 notes:
   - The planned count of a page size that the kernel does not offer on a node (no such

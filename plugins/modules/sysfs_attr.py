@@ -25,7 +25,7 @@ description:
   - Changes only the running kernel. For persistence use a C(tmpfiles.d) or C(sysctl.d)
     drop-in or a kernel argument.
 author:
-  - kvmops maintainers
+  - kvmops maintainers (@kvmops)
 options:
   attributes:
     description:
@@ -47,11 +47,16 @@ options:
     default: /
 attributes:
   check_mode:
+    description: Can run in check mode and predict the change without modifying the target.
     support: full
     details: Nothing is written; the result predicts the values.
   diff_mode:
+    description: Returns what changed (or would change in check mode) in diff mode.
     support: full
+    details: The values before and after, one line per attribute or pool.
   platform:
+    description: Target operating systems.
+    support: N/A
     platforms: posix
 """
 
