@@ -13,6 +13,9 @@ description itself (never from the code under test)::
     tree.nvme("nvme0", queues=4)
     tree.sriov_pf("0000:3b:00.0", netdev="ens1f0", totalvfs=8, numvfs=8)
 
+``snapshot(dest)`` copies what the CPU, NUMA, memory and kernel facts read from a real
+machine (``source="/"``) into a fixture tree, for turning the lab host into a fixture.
+
 CPU numbering follows what x86 firmware usually gives Linux: the first thread of every
 core first, socket by socket, then the second threads (``cpu = t*S*C + s*C + c``).
 Hybrid hosts number the two threads of each P-core next to each other, then E-cores.
@@ -396,3 +399,83 @@ class Host(object):
             tree.files(files)
             for cpu in cpus:
                 tree.symlink("%s/cpu%d" % (path, cpu), "/sys/devices/system/cpu/cpu%d" % cpu)
+
+
+# --------------------------------------------------------------------------- snapshot
+
+# What kvm_host_facts reads for CPU, NUMA, memory and kernel (devices are symlink farms
+# into /sys/devices/pci*: build those with Tree.nvme / Tree.sriov_pf instead).
+SNAPSHOT_FILES = (
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/cmdline", "/proc/swaps", "/proc/version",
+    "/proc/sys/kernel/osrelease", "/proc/sys/vm/swappiness",
+)
+SNAPSHOT_DIRS = (
+    ("/sys/devices/system/cpu", ("online", "offline", "present", "possible", "isolated",
+                                 "nohz_full", "kernel_max", "smt", "vulnerabilities",
+                                 "cpu[0-9]*/online", "cpu[0-9]*/topology",
+                                 "cpu[0-9]*/cache")),
+    ("/sys/devices/system/node", ("online", "possible", "has_cpu", "has_memory",
+                                  "has_normal_memory", "node[0-9]*/cpulist",
+                                  "node[0-9]*/cpumap", "node[0-9]*/meminfo",
+                                  "node[0-9]*/distance", "node[0-9]*/hugepages")),
+    ("/sys/kernel/mm", ("hugepages", "transparent_hugepage/enabled",
+                        "transparent_hugepage/defrag", "ksm/run")),
+    ("/sys/module", ("kvm/parameters", "kvm_intel/parameters", "kvm_amd/parameters",
+                     "zswap/parameters")),
+)
+
+
+def _matches(parts, pattern, whole):
+    """Whether path components ``parts`` match ``pattern`` (fnmatch per component):
+    ``whole`` asks for the pattern or something below it, else also for a directory on
+    the way to it."""
+    import fnmatch
+
+    wanted = pattern.split("/")
+    for index, part in enumerate(parts):
+        if index >= len(wanted):
+            return True  # below a matched directory
+        if not fnmatch.fnmatchcase(part, wanted[index]):
+            return False
+    return not whole or len(parts) >= len(wanted)
+
+
+def snapshot(dest, source="/", limit=1 << 20):
+    """Copy what the CPU, NUMA, memory and kernel facts read from ``source`` (a host's
+    ``/``) into the fixture tree ``dest``; returns the number of files copied.
+
+    Unreadable files (write-only attributes, permissions) are skipped, as the host
+    would also not let kvm_host_facts read them. Symbolic links are not copied. Turns a
+    real machine (the lab host, this one) into a fixture:
+    ``python3 -c 'import sysfs_builder as s; s.snapshot("/tmp/snap")'``, then tar it up.
+    """
+    tree = Tree(dest)
+    source = os.path.abspath(source)
+    copied = [0]
+
+    def copy(host_path):
+        full = os.path.join(source, host_path.lstrip("/"))
+        if os.path.islink(full):
+            return
+        try:
+            with open(full, "rb") as handle:
+                data = handle.read(limit)
+        except (IOError, OSError):
+            return
+        tree.write(host_path, data)
+        copied[0] += 1
+
+    for host_path in SNAPSHOT_FILES:
+        copy(host_path)
+    for base, patterns in SNAPSHOT_DIRS:
+        top = os.path.join(source, base.lstrip("/"))
+        for dirpath, dirnames, filenames in os.walk(top):
+            prefix = [] if dirpath == top else os.path.relpath(dirpath, top).split(os.sep)
+            for name in filenames:
+                if any(_matches(prefix + [name], pattern, True) for pattern in patterns):
+                    copy("%s/%s" % (base, "/".join(prefix + [name])))
+            dirnames[:] = [name for name in dirnames
+                           if not os.path.islink(os.path.join(dirpath, name))
+                           and any(_matches(prefix + [name], pattern, False)
+                                   for pattern in patterns)]
+    return copied[0]

@@ -14,9 +14,9 @@ HWLOC_FIXTURES = os.path.join(os.path.dirname(REPO), "shared", "fixtures", "hwlo
 if UNIT not in sys.path:
     sys.path.insert(0, UNIT)
 
-from sysfs_builder import Host, Tree, cpumask  # noqa: E402  pylint: disable=wrong-import-position
+from sysfs_builder import Host, Tree, cpumask, snapshot  # noqa: E402  pylint: disable=wrong-import-position
 
-__all__ = ["Host", "Tree", "cpumask", "hwloc_dumps", "extract_dump", "expected_answer",
+__all__ = ["Host", "Tree", "cpumask", "snapshot", "hwloc_dumps", "extract_dump", "expected_answer",
            "lstopo", "hwloc_view"]
 
 

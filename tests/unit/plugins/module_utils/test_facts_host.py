@@ -156,3 +156,21 @@ def test_garbage_gives_warnings_never_a_traceback(kind, path, garbage, tmp_path)
         assert facts["warnings"], kind
         assert any(path.rstrip("/").split("/")[-1] in warning or "malformed" in warning
                    or "cannot" in warning for warning in facts["warnings"]), facts["warnings"]
+
+
+def test_snapshot_of_this_machine_reads_like_the_machine(tmp_path):
+    """sysfs_builder.snapshot copies what the facts read: the copy gives the same topology,
+    nodes and kernel facts as the live /sys and /proc."""
+    from .facts_helpers import snapshot
+
+    assert snapshot(str(tmp_path)) > 10
+    subsets = {"cpu", "numa", "kernel"}
+    live = gather(Reader("/"), subsets)
+    copy = gather(Reader(str(tmp_path)), subsets)
+    for key in ("online", "offline", "core_groups", "package_groups", "l3_groups", "flags",
+                "vendor", "model_name"):
+        assert copy["cpu"][key] == live["cpu"][key], key
+    assert [(n["id"], n["cpus"], n["distances"]) for n in copy["numa"]["nodes"]] == \
+        [(n["id"], n["cpus"], n["distances"]) for n in live["numa"]["nodes"]]
+    for key in ("release", "cmdline", "isolated", "nohz_full"):
+        assert copy["kernel"][key] == live["kernel"][key], key
