@@ -437,13 +437,6 @@ def bls_host(tmp_path, options=("root=/dev/vda2 ro", "root=/dev/vda2 ro")):
 def test_plan_grubby_commands(tmp_path):
     reader = bls_host(tmp_path)
     assert cm.detect_backend(reader, which_fake) == "grubby"
-
-
-def test_detect_backend_debian_without_grub_yet(tmp_path):
-    put(tmp_path, "/etc/debian_version", "12.5\n")
-    assert cm.detect_backend(Reader(str(tmp_path)), which_none) == "grub"
-    put(tmp_path, "/etc/kernel/cmdline", "root=/dev/vda1\n")
-    assert cm.detect_backend(Reader(str(tmp_path)), which_none) == "kernel_cmdline_file"
     change = cm.plan_change(reader, "sriov", {"intel_iommu": "on", "iommu": "pt"}, which=which_fake)
     assert change.commands == [["/usr/sbin/grubby", "--update-kernel=ALL", "--args=intel_iommu=on iommu=pt"]]
     assert "/etc/kvmops/kernel_cmdline/sriov.args" in change.files
