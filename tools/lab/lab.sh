@@ -7,6 +7,7 @@
 #   lab.sh ssh [CMD]  SSH into the running lab host
 #   lab.sh run-site   run playbooks/site.yml on it, then print its facts and the SSH command
 #   lab.sh shape      what the running lab host looks like (CPUs, NUMA, IOMMU, NVMe, SR-IOV, ZFS)
+#   lab.sh restart    power-cycle it on its current disks (after a hung in-guest reboot)
 #   lab.sh destroy    stop QEMU (by its pid) and remove the overlay
 #   lab.sh status     is it running, where is the inventory
 #   lab.sh chroot-base        build the cached minbase chroot tarball (molecule/image)
@@ -215,29 +216,42 @@ CFG
     printf '{"instance": "kvmlab", "address": "127.0.0.1", "port": %s, "user": "root", "identity_file": "%s"}\n' \
         "$port" "$key" >"$dir/instance.json"
     # The shape this host was booted with, for tests that check it.
-    printf '{"sockets": %s, "cores": %s, "threads": %s, "numa_nodes": %s, "node_mem_mb": %s, "nvme": %s, "sriov_nic": %s}\n' \
-        "$KVMOPS_LAB_SOCKETS" "$KVMOPS_LAB_CORES" "$KVMOPS_LAB_THREADS" "$KVMOPS_LAB_NUMA_NODES" \
+    printf '{"name": "%s", "sockets": %s, "cores": %s, "threads": %s, "numa_nodes": %s, "node_mem_mb": %s, "nvme": %s, "sriov_nic": %s}\n' \
+        "$KVMOPS_LAB_NAME" "$KVMOPS_LAB_SOCKETS" "$KVMOPS_LAB_CORES" "$KVMOPS_LAB_THREADS" "$KVMOPS_LAB_NUMA_NODES" \
         "$KVMOPS_LAB_NODE_MEM_MB" "$(is_on "$KVMOPS_LAB_NVME" && echo true || echo false)" \
         "$(is_on "$KVMOPS_LAB_SRIOV_NIC" && echo true || echo false)" >"$dir/shape.json"
 }
 
 lab_ssh() { ssh -F "$(run_dir)/ssh_config" kvmlab "$@"; }
 
-# One boot: fresh overlay and disks, QEMU under setsid with a pidfile, wait for the banner.
+# One boot, QEMU under setsid with a pidfile, waiting for the SSH banner.
+# boot_once fresh: new overlay and disks, new port; boot_once same: power-cycle the
+# existing disks on the same port (lab.sh restart).
 boot_once() {
-    local dir image port pid deadline start
+    local mode=$1 dir image port pid deadline start
     dir=$(run_dir)
     image=$(image_dir)
     mkdir -p "$dir"
-    rm -f "$dir"/*.qcow2 "$dir/console.log" "$dir/qemu.log" "$dir/inventory.yml" "$dir/instance.json"
-    qemu-img create -q -f qcow2 -b "$image/base.qcow2" -F qcow2 "$dir/root.qcow2"
-    qemu-img create -q -f qcow2 "$dir/scratch.qcow2" "${KVMOPS_LAB_SCRATCH_GB}G"
-    if is_on "$KVMOPS_LAB_NVME"; then qemu-img create -q -f qcow2 "$dir/nvme.qcow2" 4G; fi
-    port=$KVMOPS_LAB_SSH_PORT
-    [ "$port" != 0 ] || port=$(free_port)
-    echo "$port" >"$dir/port"
+    if [ "$mode" = fresh ]; then
+        rm -f "$dir"/*.qcow2 "$dir/inventory.yml" "$dir/instance.json"
+        qemu-img create -q -f qcow2 -b "$image/base.qcow2" -F qcow2 "$dir/root.qcow2"
+        qemu-img create -q -f qcow2 "$dir/scratch.qcow2" "${KVMOPS_LAB_SCRATCH_GB}G"
+        if is_on "$KVMOPS_LAB_NVME"; then qemu-img create -q -f qcow2 "$dir/nvme.qcow2" 4G; fi
+        port=$KVMOPS_LAB_SSH_PORT
+        [ "$port" != 0 ] || port=$(free_port)
+        echo "$port" >"$dir/port"
+    else
+        if [ ! -f "$dir/root.qcow2" ] || [ ! -s "$dir/qemu.args" ]; then
+            die "no lab host '$KVMOPS_LAB_NAME' to restart"
+        fi
+        port=$(cat "$dir/port")
+        if [ -s "$dir/console.log" ]; then mv "$dir/console.log" "$dir/console.log.$(date +%s)"; fi
+    fi
+    rm -f "$dir/console.log" "$dir/qemu.log"
     local args=()
-    mapfile -t args < <(qemu_args "$port" "$dir" "$image")
+    # A restart boots the same machine, whatever the environment says now.
+    [ "$mode" = same ] || qemu_args "$port" "$dir" "$image" >"$dir/qemu.args"
+    mapfile -t args <"$dir/qemu.args"
     [ ${#args[@]} -gt 0 ] || return 1
     printf '%q ' qemu-system-x86_64 "${args[@]}" >"$dir/qemu.cmdline"
     echo >>"$dir/qemu.cmdline"
@@ -269,7 +283,7 @@ boot_once() {
         sleep 3
     done
     log "SSH banner after $(($(date +%s) - start)) s"
-    write_access_files "$dir" "$port" "$image/id_ed25519"
+    [ "$mode" = same ] || write_access_files "$dir" "$port" "$image/id_ed25519"
     for ((n = 0; n < 10; n++)); do
         if lab_ssh true 2>/dev/null; then
             log "SSH login works: $(lab_ssh 'uname -r; nproc' | paste -sd' ') (kernel, CPUs)"
@@ -284,13 +298,14 @@ boot_once() {
 
 up() {
     local try
+    qemu_args 0 /nonexistent /nonexistent >/dev/null # a bad shape setting fails here, first
     # An interrupted boot leaves no QEMU behind.
     trap 'log "interrupted"; kill_qemu; remove_instance; exit 130' INT TERM
     stage "up: controller packages" deps
     stage "up: base image" build
     kill_qemu
     for ((try = 1; try <= KVMOPS_LAB_BOOT_TRIES; try++)); do
-        if stage "up: boot $try/$KVMOPS_LAB_BOOT_TRIES through GRUB to SSH" boot_once; then
+        if stage "up: boot $try/$KVMOPS_LAB_BOOT_TRIES through GRUB to SSH" boot_once fresh; then
             log "lab host up ($(elapsed) s in all); inventory: $(run_dir)/inventory.yml"
             log "ssh: $(ssh_command)"
             return 0
@@ -301,12 +316,27 @@ up() {
     die "the lab host did not boot in $KVMOPS_LAB_BOOT_TRIES tries"
 }
 
+# Power-cycle the running (or hung, or dead) lab host on its disks as they are: what a
+# BMC reset does to a real host. Tests use it when an in-guest reboot hung at random.
+restart() {
+    local try
+    trap 'log "interrupted"; kill_qemu; exit 130' INT TERM
+    kill_qemu
+    for ((try = 1; try <= KVMOPS_LAB_BOOT_TRIES; try++)); do
+        if stage "restart: power-cycle $try/$KVMOPS_LAB_BOOT_TRIES to SSH" boot_once same; then
+            return 0
+        fi
+        kill_qemu
+    done
+    die "the lab host did not come back in $KVMOPS_LAB_BOOT_TRIES tries"
+}
+
 ssh_command() { echo "ssh -F $(run_dir)/ssh_config kvmlab   (or: tools/lab/lab.sh ssh)"; }
 
 remove_instance() {
     local dir
     dir=$(run_dir)
-    rm -f "$dir"/*.qcow2 "$dir/qemu.pid" "$dir/port" "$dir/inventory.yml" "$dir/ssh_config" "$dir/instance.json" "$dir/shape.json"
+    rm -f "$dir"/*.qcow2 "$dir/qemu.pid" "$dir/port" "$dir/qemu.args" "$dir/inventory.yml" "$dir/ssh_config" "$dir/instance.json" "$dir/shape.json"
 }
 
 destroy() {
@@ -429,6 +459,7 @@ shape)
     require_running
     shape_report
     ;;
+restart) restart ;;
 destroy) stage "destroy: lab host" destroy ;;
 status) status ;;
 chroot-base) stage "chroot: cached minbase chroot" chroot_base ;;
