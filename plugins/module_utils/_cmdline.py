@@ -1016,7 +1016,7 @@ def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
         others = dict((name, toks) for name, toks in owners.items() if name != owner)
         base_env = grub_default_env(reader, skip=is_kvmops_dropin) or {}
         write, change.skipped = merge_owner(owner, new, others, grub_default_tokens(base_env),
-                                            "/etc/default/grub (outside kvmops)")
+                                            "/etc/default/grub or /etc/default/grub.d (outside the kvmops drop-ins)")
         change.tokens = new
         text = render_grub_dropin(owner, write) if write else None
         if _differs(reader, path, text):

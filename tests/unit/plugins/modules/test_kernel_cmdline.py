@@ -378,3 +378,27 @@ def test_image_without_grub_tools_writes_drop_in_and_warns(monkeypatch, tmp_path
     assert first.result["pending"] == ["x=1"]
     again = run(monkeypatch, args)
     assert not again.result["changed"]
+
+
+def test_lab_layout_base_dropin_with_the_same_token(monkeypatch, host):
+    """The lab image's own drop-in (tools/lab/guest-setup.sh) sets intel_iommu=on; the plan's
+    iommu owner asks for it too: it is not duplicated, and only iommu=pt is added."""
+    put(host, "/etc/default/grub.d/10-kvmops-lab.cfg",
+        '# The lab host\'s "firmware" choices\nGRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0,115200n8 intel_iommu=on"\n'
+        'GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n')
+    put(host, "/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro "
+                               "console=ttyS0,115200n8 console=ttyS0,115200n8 intel_iommu=on quiet\n")
+    args = {"owner": "iommu", "args": [["intel_iommu", "on"], ["iommu", "pt"]], "root": str(host)}
+    first = run(monkeypatch, args)
+    assert not first.failed, first.result
+    assert first.result["skipped"] == ["intel_iommu=on"]
+    assert cm.parse_grub_dropin(read(host, cm.grub_dropin_path("iommu")), "iommu") == ["iommu=pt"]
+    assert first.result["pending"].count("intel_iommu=on") == 1
+    assert first.result["pending"][-2:] == ["iommu=pt", "quiet"]
+    assert first.result["reboot_required"] is True
+    assert not run(monkeypatch, args).result["changed"]
+    put(host, "/proc/cmdline", " ".join(first.result["pending"]) + "\n")
+    assert run(monkeypatch, {"root": str(host)}).result["reboot_required"] is False
+    # another value than the lab's is a conflict that names the place
+    clash = run(monkeypatch, {"owner": "iommu", "args": {"intel_iommu": "off"}, "root": str(host)})
+    assert clash.failed and "intel_iommu=on" in clash.result["msg"] and "/etc/default/grub" in clash.result["msg"]
