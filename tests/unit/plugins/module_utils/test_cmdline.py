@@ -3,6 +3,8 @@
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
@@ -527,3 +529,22 @@ def test_regenerate_replaces_and_keeps_mode(tmp_path):
     assert reader.text("/boot/grub/grub.cfg") == "new"
     assert os.stat(path).st_mode & 0o777 == 0o444
     assert cm.regenerate_grub(reader, grub, run) is False
+
+
+# --------------------------------------------------------------------------- properties
+
+NAMES = st.from_regex(r"\A[a-z_][a-z0-9_.]{0,8}\Z")
+VALUES = st.none() | st.from_regex(r"\A[A-Za-z0-9_.,:/=-]{0,8}\Z")
+TOKENS = st.lists(st.builds(cm.make_token, NAMES, VALUES), max_size=6, unique=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(TOKENS, TOKENS, st.lists(st.sampled_from(["single", "splash", "x=1"]), max_size=3))
+def test_edit_keeps_init_args_and_is_idempotent(base, new, init):
+    new = [token for token in new if token not in base]
+    line = base + ["--"] + init
+    once = cm.edit_tokens(line, [], new)
+    assert once[once.index("--"):] == ["--"] + init
+    assert cm.edit_tokens(once, new, new) == once
+    assert cm.edit_tokens(once, new, []) == line
+    assert cm.split_cmdline(cm.join_cmdline(once)) == once
