@@ -164,7 +164,7 @@ def resolve_ip_forward(setting, networks, label="ip_forward"):
     network (``{name, forward_mode}`` items of ``kvm_host.libvirt.networks``) routes guest
     traffic through the host: forward mode nat, route or open.
     """
-    if isinstance(setting, str) and setting.strip().lower() == "auto":
+    if setting == "auto":
         if networks is None:
             networks = []
         if not isinstance(networks, list):

@@ -90,7 +90,7 @@ def test_unknown_keys_fail_naming_them_before_anything_is_written(sandbox):
     ({"sysctl_net_overrides": {"net.core.somaxconn": 1.5}}, "sysctl_net_overrides['net.core.somaxconn']: must be"),
     ({"sysctl_net_overrides": ["net.core.somaxconn"]}, "sysctl_net_overrides"),
     ({"sysctl_net_overrides": {"net.ipv4.ip_forward": 1}}, "set sysctl_net_ip_forward (auto, true or false) instead"),
-    ({"sysctl_net_ip_forward": "sometimes"}, "sysctl_net_ip_forward"),
+    ({"sysctl_net_ip_forward": "sometimes"}, "sysctl_net_ip_forward must be auto, true or false, got 'sometimes'"),
     ({"sysctl_net_removals": {"vm.max_map_count": 1}}, "sysctl_net_removals"),
 ])
 def test_bad_input_fails_naming_the_variable_before_anything_is_written(sandbox, extra, message):
@@ -154,7 +154,8 @@ def test_removals_overrides_and_ip_forward_follow_the_networks(sandbox):
     assert sandbox.read(["net.ipv4.ip_forward", "net.core.somaxconn", "net.ipv4.conf.all.log_martians"]) == {
         "net.ipv4.ip_forward": "0", "net.core.somaxconn": "8192", "net.ipv4.conf.all.log_martians": "1"}
 
-    forced = sandbox.playbook(PLAYBOOK, base_vars(sysctl_net_ignore_unknown=True, kvm_host=NO_ROUTING, sysctl_net_ip_forward=True))
+    # a boolean given as a string, as `-e sysctl_net_ip_forward=true` does
+    forced = sandbox.playbook(PLAYBOOK, base_vars(sysctl_net_ignore_unknown=True, kvm_host=NO_ROUTING, sysctl_net_ip_forward="true"))
     assert forced.rc == 0, forced
     assert conf_values(conf(sandbox))["net.ipv4.ip_forward"] == "1"
     assert sandbox.read(["net.ipv4.ip_forward"]) == {"net.ipv4.ip_forward": "1"}

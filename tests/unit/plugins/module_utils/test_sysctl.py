@@ -203,7 +203,7 @@ def test_ip_forward_forced_ignores_networks(setting, expected):
     assert value is expected
 
 
-@pytest.mark.parametrize("setting", ["maybe", None, 2])
+@pytest.mark.parametrize("setting", ["maybe", None, 2, "Auto", {"auto": True}])
 def test_ip_forward_bad_setting_names_the_variable(setting):
     with pytest.raises(SysctlError, match="sysctl_net_ip_forward must be auto, true or false"):
         resolve_ip_forward(setting, [], "sysctl_net_ip_forward")
