@@ -117,7 +117,7 @@ class _ShellParseError(Exception):
     pass
 
 
-def _expand(text, pos, env, end_chars):
+def _expand(text, pos, env):
     """Expand $NAME / ${NAME} starting at text[pos] == '$'; returns (value, pos)."""
     pos += 1
     if pos < len(text) and text[pos] == "{":
@@ -166,7 +166,7 @@ def _shell_word(text, pos, env):
                         out.append(text[pos + 1])
                     pos += 2
                 elif char == "$":
-                    value, pos = _expand(text, pos, env, '"')
+                    value, pos = _expand(text, pos, env)
                     out.append(value)
                 elif char == "`":
                     raise _ShellParseError("command substitution")
@@ -178,7 +178,7 @@ def _shell_word(text, pos, env):
                 out.append(text[pos + 1])
             pos += 2
         elif char == "$":
-            value, pos = _expand(text, pos, env, " \t\n;")
+            value, pos = _expand(text, pos, env)
             out.append(value)
         elif char in "`|&<>()":
             raise _ShellParseError("unsupported shell syntax %r" % char)
