@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Image-mode proof for the numa_pinning and hugepages roles against a Debian chroot:
 #   converge -> second converge 0 changed -> check mode on a fresh copy changes no file;
-#   then the role defaults: converge -> second converge 0 changed.
+#   then the role defaults: converge -> second converge 0 changed; then a bad variable and
+#   an unplaceable guest are refused before any file changes.
 # Usage: run_image.sh PRISTINE_CHROOT [WORKDIR]
 #   PRISTINE_CHROOT: e.g. made once with
 #     debootstrap --variant=minbase --include=python3,irqbalance bookworm /tmp/bookworm
@@ -49,5 +50,20 @@ prepare "$work/defaults"
 echo "== converge with the role defaults"; PLAYBOOK=converge_defaults.yml play "$work/defaults" "$work/defaults1.log" --diff
 echo "== second converge with the role defaults"; PLAYBOOK=converge_defaults.yml play "$work/defaults" "$work/defaults2.log" --diff
 test "$(changed "$work/defaults2.log")" = 0 || { echo "second converge (defaults) changed something" >&2; exit 1; }
+
+# Refusals: a bad variable and a plan with an unplaced guest fail before any file changes.
+refuse() {  # refuse NAME EXTRA_VARS_JSON EXPECTED_MESSAGE
+  prepare "$work/refuse-$1"; touch "$work/stamp-$1"; sleep 1
+  if play "$work/refuse-$1" "$work/refuse-$1.log" -e "$2" >/dev/null; then
+    echo "expected a failure for $1" >&2; exit 1
+  fi
+  grep -q "$3" "$work/refuse-$1.log" || { echo "no '$3' in $work/refuse-$1.log" >&2; exit 1; }
+  written=$(snapshot "$work/refuse-$1" "$work/stamp-$1")
+  test -z "$written" || { echo "refused run wrote: $written" >&2; exit 1; }
+  echo "refused ($1): $3, nothing written"
+}
+refuse bad-variable '{"numa_pinning_numa_balancing": "sometimes"}' 'numa_pinning_numa_balancing must be one of'
+refuse unplaced '{"kvmops_plan_guest_spanning": false, "kvmops_plan_guests": [{"name": "big", "vcpus": 8, "memory_mb": 4096}]}' \
+  'kvm_host_plan left guests unplaced'
 
 echo "image mode: converge ok, second converge 0 changed, check mode wrote nothing ($work)"
