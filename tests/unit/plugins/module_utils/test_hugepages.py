@@ -170,3 +170,44 @@ def test_real_writer_on_files(tmp_path):
     assert report["changed"] and read(tmp_path, M2, 0) == 16
     assert hp.render_state(report["nodes"], "before") == "2048 kB node 0: 0\n"
     assert hp.render_state(report["nodes"], "got") == "2048 kB node 0: 16\n"
+
+
+try:
+    from hypothesis import given, settings, HealthCheck
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+    POOLS = st.dictionaries(
+        st.tuples(st.sampled_from([M2, G1]), st.integers(0, 3)),
+        st.tuples(st.integers(0, 64), st.integers(0, 64), st.integers(0, 64)),  # before, planned, limit
+        min_size=1, max_size=6)
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(pools=POOLS, retries=st.integers(0, 3))
+    def test_allocation_invariants(tmp_path_factory, pools, retries):
+        """Whatever the kernel grants: pools already right are never written, nothing gets
+        more than planned from a grow, short lists exactly the pools below plan, and
+        compaction runs only while something is short."""
+        root = tmp_path_factory.mktemp("tree")
+        make_tree(root, dict((key, value[0]) for key, value in pools.items()))
+        kernel = FakeKernel(root, dict((key, value[2]) for key, value in pools.items()))
+        pages = {}
+        for (size, node), (dummy, planned, dummy2) in pools.items():
+            pages.setdefault(str(size), {})[str(node)] = planned
+        report = hp.allocate(pages, root=str(root), compaction_retries=retries, writer=kernel)
+        written = set(path for path, dummy in kernel.writes if path != hp.COMPACT_MEMORY)
+        for entry in report["nodes"]:
+            before, planned, limit = pools[(entry["size_kb"], entry["node"])]
+            if before == planned:
+                assert entry["path"] not in written and entry["got"] == before
+            else:
+                assert entry["got"] == min(planned, limit)
+            assert read(root, entry["size_kb"], entry["node"]) == entry["got"]
+        short = set((e["size_kb"], e["node"]) for e in report["short"])
+        assert short == set(key for key, (b, planned, limit) in pools.items()
+                            if b != planned and limit < planned)
+        assert report["compactions"] == (retries if short else 0)
+        assert report["changed"] == any(e["got"] != e["before"] for e in report["nodes"])
