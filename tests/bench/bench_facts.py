@@ -82,6 +82,7 @@ def in_process():
     header = ("CPUs", "nodes", "cpu+numa", "all subsets", "reads (all)", "tree files")
     print("%6s %6s %14s %14s %12s %10s" % header, flush=True)
     results = {}
+    topology = {}
     reads = {}
     with tempfile.TemporaryDirectory(prefix="bench-facts-") as workdir:
         for cpus, shape, nodes in SIZES:
@@ -106,12 +107,15 @@ def in_process():
             facts = gather(counting, set(SUBSET_NAMES))
             assert facts["cpu"]["threads"] == cpus and not facts["warnings"], facts["warnings"]
             results[cpus] = full
+            topology[cpus] = topo
             reads[cpus] = counting.calls
             print("%6d %6d %7.1f / %5.1f %7.1f / %5.1f %12d %10d"
                   % (cpus, nodes, topo[0], topo[1], full[0], full[1], counting.calls, files),
                   flush=True)
-    print("growth 64 -> 1024 CPUs (16x the CPUs): %.1fx the time (best), %.1fx the reads"
-          % (results[1024][1] / results[64][1], reads[1024] / float(reads[64])))
+    print("growth 64 -> 1024 CPUs (16x the CPUs): cpu+numa %.1fx the time, all subsets %.1fx "
+          "the time (best runs; the process scan is a fixed cost), %.1fx the reads"
+          % (topology[1024][1] / topology[64][1], results[1024][1] / results[64][1],
+             reads[1024] / float(reads[64])))
     median, best = results[1024]
     print("1024 CPUs, 16 nodes, all subsets: median %.1f ms, best %.1f ms (goal <= %.0f ms): %s"
           % (median, best, GOAL_1024_MS, "met" if median <= GOAL_1024_MS else
