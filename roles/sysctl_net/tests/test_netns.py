@@ -174,7 +174,7 @@ def test_image_mode_writes_files_and_touches_no_running_state(sandbox):
     result = sandbox.playbook(PLAYBOOK, base_vars(sysctl_net_ignore_unknown=True, kvmops_apply_runtime=False))
     assert result.rc == 0 and result.recap["changed"] == 2, result
     # the handlers are notified but skip: no sysctl --system, no verification
-    assert "RUNNING HANDLER [kvmops.hypervisor.sysctl_net : Apply sysctl drop-ins] *********\nskipping" in result.output
+    assert "RUNNING HANDLER [kvmops.hypervisor.sysctl_net : Apply the kvmops sysctl drop-ins] ***\nskipping" in result.output
     assert conf_values(conf(sandbox))["net.core.somaxconn"] == "4096"
     assert os.listdir(sandbox.etc_modules_load_d) == ["kvmops-br_netfilter.conf"]
     assert sandbox.read(WATCH) == before
