@@ -16,3 +16,8 @@ if not os.path.lexists(LINK):
     os.symlink(ROOT, LINK)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+# Test helpers (sysfs_builder, ...) import by plain name from any test.
+UNIT = os.path.dirname(os.path.abspath(__file__))
+if UNIT not in sys.path:
+    sys.path.insert(0, UNIT)
