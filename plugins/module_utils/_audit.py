@@ -122,16 +122,20 @@ def _hugepage_rows(facts, plan, kernel_rows):
 
 
 def _sysctl_rows(sysctl):
+    """Rows from a kvmops.hypervisor.sysctl_check result (profile, live, differ, unknown, readonly)."""
+    sysctl = sysctl or {}
     rows = []
-    for key in sorted((sysctl or {}).get("profile") or {}):
-        expected = str(sysctl["profile"][key])
-        live = ((sysctl.get("live") or {}).get(key))
-        if key in (sysctl.get("unknown") or []):
-            rows.append(_row("sysctl", key, expected, "unknown key", DRIFTED))
-            continue
-        live_text = "" if live is None else str(live)
-        status = APPLIED if key not in (sysctl.get("differ") or []) else DRIFTED
-        rows.append(_row("sysctl", key, expected, live_text, status))
+    profile = sysctl.get("profile") or {}
+    live = sysctl.get("live") or {}
+    differ = set(sysctl.get("differ") or [])
+    for key in sorted(profile):
+        actual = live.get(key)
+        status = DRIFTED if key in differ else APPLIED
+        rows.append(_row("sysctl", key, str(profile[key]), "" if actual is None else str(actual), status))
+    for field, label in (("unknown", "unknown key on this kernel"), ("readonly", "read-only here")):
+        for key in sorted(sysctl.get(field) or []):
+            if key not in profile:
+                rows.append(_row("sysctl", key, "(in profile)", label, DRIFTED))
     return rows
 
 
