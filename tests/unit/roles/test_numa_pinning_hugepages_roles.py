@@ -15,7 +15,7 @@ import yaml
 from ansible_collections.kvmops.hypervisor.plugins.filter.cpulist import cpulist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLES = ("plan", "numa_pinning", "hugepages")
+ROLES = ("plan", "numa_pinning", "hugepages", "reboot")
 
 
 def load(role, *parts):
@@ -44,7 +44,7 @@ def test_every_used_variable_is_in_the_spec(role):
     options = spec(role)
     used = set(re.findall(r"(?<![\w.])(?:%s|kvmops|kvm)_[a-z0-9_]+" % role, role_texts(role)))
     # Registered results, facts and the handler topic are not inputs.
-    used -= {"kvm_host_facts", "kvm_host_plan_facts"}
+    used -= {"kvm_host_facts", "kvm_host_plan_facts", "kvmops_reboot_required"}
     # kvmops_plan_* are the plan role's inputs (checked there); "kvmops_plan_*" in comments.
     plan_options = spec("plan")
     missing = sorted(name for name in used
