@@ -418,13 +418,38 @@ chroot_base() {
     "$LAB_DIR/chroot.sh"
 }
 
+# A fresh chroot on a filesystem of its own (a partitioned file DIR.img on a loop device),
+# as an image build has it: grub-probe finds its root device (a /dev of its own holds
+# only that loop device, its by-uuid link and the usual character devices), so
+# update-grub works inside; the controller's disks are not visible.
 chroot_new() {
-    local dir=${1:?chroot-new DIR}
+    local dir=${1:?chroot-new DIR} img uuid loop part n
     chroot_base
     [ ! -e "$dir" ] || chroot_remove "$dir"
+    img=$dir.img
+    uuid=$(cat /proc/sys/kernel/random/uuid)
+    rm -f "$img"
+    truncate -s 4G "$img"
+    # Partitioned like a disk: grub-probe cannot place a filesystem on a whole loop device.
+    printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$img"
+    loop=$(losetup -f --show "$img")
+    partx -a "$loop"
+    part=${loop}p1
+    for ((n = 0; n < 20; n++)); do
+        [ -b "$part" ] && break
+        sleep 0.25
+    done
+    [ -b "$part" ] || die "no partition device $part"
+    mke2fs -q -t ext4 -U "$uuid" -L kvmimage-root "$part"
     mkdir -p "$dir"
+    mount "$part" "$dir"
     tar -C "$dir" --zstd -xpf "$(chroot_tarball)"
     touch "$dir/.kvmops-lab-chroot"
+    printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$uuid" >"$dir/etc/fstab"
+    mount -t tmpfs -o mode=755,nosuid tmpfs "$dir/dev"
+    cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty "$loop" "$part" "$dir/dev/"
+    mkdir -p "$dir/dev/pts" "$dir/dev/shm" "$dir/dev/disk/by-uuid"
+    ln -s "../../${part##*/}" "$dir/dev/disk/by-uuid/$uuid"
     # /proc and /sys as an image build has them (fact gathering reads them), read-only
     # where a write would change the controller's kernel: a role that writes runtime
     # state in image mode fails here instead of tuning this machine.
@@ -432,17 +457,26 @@ chroot_new() {
     mount --bind "$dir/proc/sys" "$dir/proc/sys"
     mount -o remount,bind,ro "$dir/proc/sys"
     mount -o bind,ro /sys "$dir/sys"
-    log "fresh chroot in $dir (proc, sys mounted read-only)"
+    log "fresh chroot in $dir (root $part, UUID=$uuid; proc, sys read-only)"
 }
 
 chroot_remove() {
-    local dir=${1:?chroot-remove DIR}
-    [ -e "$dir" ] || return 0
-    [ -f "$dir/.kvmops-lab-chroot" ] || die "$dir was not made by lab.sh chroot-new: not removing it"
-    dir=$(cd "$dir" && pwd)
-    awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
-        while read -r m; do umount -l "$m"; done
-    rm -rf --one-file-system "$dir"
+    local dir=${1:?chroot-remove DIR} m loop
+    if [ -e "$dir" ]; then
+        [ -f "$dir/.kvmops-lab-chroot" ] || die "$dir was not made by lab.sh chroot-new: not removing it"
+        dir=$(cd "$dir" && pwd)
+        # Deepest first, the chroot's own filesystem last (its loop device goes with it).
+        awk -v d="$dir" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r |
+            while read -r m; do umount "$m" || umount -l "$m"; done
+        rm -rf --one-file-system "$dir"
+    fi
+    if [ -e "$dir.img" ]; then
+        for loop in $(losetup -j "$dir.img" -O NAME -n); do
+            partx -d "$loop" 2>/dev/null || true
+            losetup -d "$loop"
+        done
+        rm -f "$dir.img"
+    fi
 }
 
 case "${1:-}" in
