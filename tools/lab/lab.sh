@@ -8,6 +8,7 @@
 #   lab.sh run-site   run playbooks/site.yml on it, then print its facts and the SSH command
 #   lab.sh shape      what the running lab host looks like (CPUs, NUMA, IOMMU, NVMe, SR-IOV, ZFS)
 #   lab.sh restart    power-cycle it on its current disks (after a hung in-guest reboot)
+#   lab.sh qemu-args  print QEMU's arguments for the configured shape, one a line
 #   lab.sh destroy    stop QEMU (by its pid) and remove the overlay
 #   lab.sh status     is it running, where is the inventory
 #   lab.sh chroot-base        build the cached minbase chroot tarball (molecule/image)
@@ -494,6 +495,7 @@ shape)
     shape_report
     ;;
 restart) restart ;;
+qemu-args) qemu_args 2222 "$(run_dir)" "$(image_dir)" ;;
 destroy) stage "destroy: lab host" destroy ;;
 status) status ;;
 chroot-base) stage "chroot: cached minbase chroot" chroot_base ;;
