@@ -69,12 +69,24 @@ SRC
 }
 
 # ---------------------------------------------------------------- build
+# cache_lock: one build of the cache at a time (make lab and a molecule run may race);
+# held until the calling stage's subshell ends.
+cache_lock() {
+    mkdir -p "$KVMOPS_LAB_CACHE"
+    exec 9>"$KVMOPS_LAB_CACHE/.lock"
+    if ! flock -n 9; then
+        log "waiting for another build of $KVMOPS_LAB_CACHE"
+        flock 9
+    fi
+}
+
 build() {
     if [ -f "$(image_dir)/base.qcow2" ]; then
         log "image cached: $(image_dir)"
         return 0
     fi
     deps
+    cache_lock
     "$LAB_DIR/build-image.sh"
 }
 
@@ -416,7 +428,8 @@ chroot_base() {
         return 0
     fi
     deps
-    "$LAB_DIR/chroot.sh"
+    cache_lock
+    [ -f "$(chroot_tarball)" ] || "$LAB_DIR/chroot.sh"
 }
 
 # A fresh chroot on a filesystem of its own (a partitioned file DIR.img on a loop device),
