@@ -66,7 +66,10 @@ lint: venv link
 	ansible-lint --profile production
 	antsibull-changelog lint
 
+# The lab scripts' own tests need QEMU, which tools/lab/lab.sh deps installs.
 molecule: venv link
+	tools/lab/lab.sh deps
+	$(VENV)/bin/python -m pytest tests/lab
 	@for scenario in $$(ls molecule 2>/dev/null); do \
 	  test -f molecule/$$scenario/molecule.yml || continue; \
 	  echo "== molecule test -s $$scenario"; \
