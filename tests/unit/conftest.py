@@ -21,3 +21,16 @@ if COLLECTIONS not in sys.path:
 UNIT = os.path.dirname(os.path.abspath(__file__))
 if UNIT not in sys.path:
     sys.path.insert(0, UNIT)
+
+
+import pytest  # noqa: E402
+from ansible.module_utils.common import warnings as _module_warnings  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_module_warnings():
+    """AnsibleModule keeps warnings in module-global dicts; a module run in one test must
+    not hand its warnings to the next test's result."""
+    _module_warnings._global_warnings.clear()
+    _module_warnings._global_deprecations.clear()
+    yield

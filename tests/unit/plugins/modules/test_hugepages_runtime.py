@@ -1,41 +1,16 @@
 """The module shell: arguments in, report out, fail/warn per allow_partial."""
 
-import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.kvmops.hypervisor.plugins.modules import hugepages_runtime
+from module_runner import run_module
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _hugepages as hp
 
 
-class Exit(Exception):
-    def __init__(self, kwargs, failed):
-        Exception.__init__(self, kwargs.get("msg"))
-        self.result = kwargs
-        self.failed = failed
-
-
 def run(monkeypatch, args, check_mode=False, diff=False):
-    args = dict(args)
-    args["_ansible_check_mode"] = check_mode
-    args["_ansible_diff"] = diff
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise Exit(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with pytest.raises(Exit) as info:
-        hugepages_runtime.main()
-    return info.value
+    return run_module(monkeypatch, hugepages_runtime.main, args, check_mode=check_mode, diff=diff)
 
 
 def pool(root, size_kb, node, count=None):

@@ -7,16 +7,15 @@ and the module's own reading of them are checked against a real shell.
 """
 
 import hashlib
-import json
 import os
 import stat
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
 from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
+from module_runner import run_module
 
 FAKE_MKCONFIG = r"""#!/bin/sh
 set -e
@@ -52,29 +51,8 @@ if [ "$opens" != "$closes" ]; then echo "$1: syntax error: unbalanced braces" >&
 """
 
 
-class Exit(Exception):
-    def __init__(self, kwargs, failed):
-        Exception.__init__(self, kwargs.get("msg"))
-        self.result = kwargs
-        self.failed = failed
-
-
 def run(monkeypatch, args, check_mode=False):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise Exit(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with pytest.raises(Exit) as info:
-        kernel_cmdline.main()
-    return info.value
+    return run_module(monkeypatch, kernel_cmdline.main, args, check_mode=check_mode)
 
 
 def put(root, relpath, text):

@@ -1,40 +1,16 @@
 """The sysfs_attr module shell."""
 
-import json
 import os
 
-import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.kvmops.hypervisor.plugins.modules import sysfs_attr
+from module_runner import run_module
 
 KSM = "/sys/kernel/mm/ksm/run"
 
 
-class Exit(Exception):
-    def __init__(self, kwargs, failed):
-        Exception.__init__(self, kwargs.get("msg"))
-        self.result = kwargs
-        self.failed = failed
-
-
 def run(monkeypatch, args, check_mode=False):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise Exit(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with pytest.raises(Exit) as info:
-        sysfs_attr.main()
-    return info.value
+    return run_module(monkeypatch, sysfs_attr.main, args, check_mode=check_mode)
 
 
 def ksm(root, text=None):
