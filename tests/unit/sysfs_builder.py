@@ -479,3 +479,15 @@ def snapshot(dest, source="/", limit=1 << 20):
                            and any(_matches(prefix + [name], pattern, False)
                                    for pattern in patterns)]
     return copied[0]
+
+
+def write_file(root, relpath, text, mode=None):
+    """Write ``text`` exactly (no newline added) at ``relpath`` under ``root``, parents
+    created; optionally chmod it. Returns the full path."""
+    path = os.path.join(str(root), relpath.lstrip("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+    if mode is not None:
+        os.chmod(path, mode)
+    return path

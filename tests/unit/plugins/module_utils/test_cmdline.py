@@ -8,14 +8,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from sysfs_builder import write_file
 
 
-def put(root, relpath, text):
-    path = os.path.join(str(root), relpath.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(text)
-    return path
+put = write_file
 
 
 DEBIAN_GRUB_CFG = """\

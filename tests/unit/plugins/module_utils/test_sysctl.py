@@ -18,18 +18,14 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
     resolve_ip_forward,
     shadowed,
 )
+from sysfs_builder import write_file
 
 LABELS = {"settings": "sysctl_net_baseline", "overrides": "sysctl_net_overrides",
           "removals": "sysctl_net_removals", "ip_forward": "sysctl_net_ip_forward"}
 
 
 def write(root, relpath, text, mode=0o644):
-    path = os.path.join(str(root), relpath.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(text)
-    os.chmod(path, mode)
-    return path
+    return write_file(root, relpath, text, mode)
 
 
 def proc_tree(root, values):

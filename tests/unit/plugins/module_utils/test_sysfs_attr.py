@@ -5,6 +5,7 @@ import os
 import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _sysfs_attr as sa
+from sysfs_builder import write_file
 
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
 KSM = "/sys/kernel/mm/ksm/run"
@@ -12,11 +13,7 @@ ZSWAP = "/sys/module/zswap/parameters/enabled"
 COMP = "/sys/module/zswap/parameters/compressor"
 
 
-def put(root, path, text):
-    full = os.path.join(str(root), path.lstrip("/"))
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "w") as handle:
-        handle.write(text)
+put = write_file
 
 
 def get(root, path):

@@ -16,6 +16,7 @@ from ansible.module_utils import basic
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
 from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
 from module_runner import run_module
+from sysfs_builder import write_file
 
 FAKE_MKCONFIG = r"""#!/bin/sh
 set -e
@@ -55,12 +56,7 @@ def run(monkeypatch, args, check_mode=False):
     return run_module(monkeypatch, kernel_cmdline.main, args, check_mode=check_mode)
 
 
-def put(root, relpath, text):
-    path = os.path.join(str(root), relpath.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(text)
-    return path
+put = write_file
 
 
 def read(root, relpath):

@@ -6,17 +6,14 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.modules import sysctl_check
+from sysfs_builder import write_file
 
 ROLE_LABELS = {"settings": "sysctl_net_baseline", "overrides": "sysctl_net_overrides",
                "removals": "sysctl_net_removals", "ip_forward": "sysctl_net_ip_forward"}
 
 
 def write(root, relpath, text, mode=0o644):
-    path = os.path.join(str(root), relpath.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(text)
-    os.chmod(path, mode)
+    return write_file(root, relpath, text, mode)
 
 
 @pytest.fixture
