@@ -396,3 +396,95 @@ def entries(profile, origins, sources=None):
         {"key": key, "value": value, "origin": origins.get(key), "doc": doc_for(key), "source": notes.get(key)}
         for key, value in profile.items()
     ]
+
+
+def conflicts(reader, conf_path, profile):
+    """Keys of ``profile`` that a file read after ``conf_path`` sets to another value.
+
+    Returns key -> {"file", "value"}: at boot and on ``sysctl --system`` that file wins,
+    so writing ours could never take effect. Same-value repeats are not conflicts.
+    """
+    ours = conf_path.rstrip("/").rsplit("/", 1)[-1]
+    found = {}
+    for relpath, name in _conf_files(reader):
+        if relpath == conf_path or (name is not None and name <= ours):
+            continue
+        for key, value in parse_conf(reader.lines(relpath, [])).items():
+            if key in profile:
+                if value != profile[key]:
+                    found[key] = {"file": relpath, "value": value}
+                else:
+                    found.pop(key, None)
+    return found
+
+
+def prepare(params):
+    """The pure half of a profile run: params -> (profile, origins, sources, labels, result, warnings).
+
+    ``result`` holds ``ip_forward`` (value and reason) when params set it. Raises
+    SysctlError naming the caller's variable on bad input.
+    """
+    labels = dict(DEFAULT_LABELS)
+    labels.update(params.get("labels") or {})
+    result = {}
+    ip_forward = None
+    if params.get("ip_forward") is not None:
+        ip_forward, reason = resolve_ip_forward(params["ip_forward"], params.get("libvirt_networks"), labels["ip_forward"])
+        result["ip_forward"] = {"value": ip_forward, "reason": reason}
+    sources = dict(params.get("sources") or {})
+    if ip_forward is not None:
+        note = sources.get(IP_FORWARD_KEY)
+        reason = result["ip_forward"]["reason"]
+        sources[IP_FORWARD_KEY] = "%s; %s" % (note, reason) if note else reason
+    profile, origins, warnings = merge_profile(
+        params["settings"], params.get("overrides"), params.get("removals"), ip_forward, labels)
+    return profile, origins, sources, labels, result, warnings
+
+
+def unchecked_warnings(state):
+    """One warning per key left unchecked because its kernel module is not active."""
+    return ["%s not checked: kernel module %s is not active" % (key, module)
+            for key, module in sorted(state["unchecked"].items())]
+
+
+def check(reader, profile, origins, labels, ignore_unknown, warnings):
+    """Inspect ``profile`` against the kernel; unknown or read-only keys fail (SysctlError
+    naming them and where they came from) or, with ``ignore_unknown``, leave the profile
+    (``profile`` is changed in place) with a warning. Returns the inspect() state."""
+    state = inspect(reader, profile)
+    if not state["checked"]:
+        warnings.append("no /proc/sys under %s: the keys were not checked against a kernel" % reader.root)
+    problems = []
+    if state["unknown"]:
+        problems.append("unknown sysctl keys, no /proc/sys entry on this kernel: %s"
+                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["unknown"]))
+    if state["readonly"]:
+        problems.append("read-only sysctl keys, they cannot be set here: %s"
+                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["readonly"]))
+    if problems:
+        if not ignore_unknown:
+            raise SysctlError("%s. Remove them or list them in %s (or ignore unknown keys)" % ("; ".join(problems), labels["removals"]))
+        warnings.append("left out of the profile: %s" % "; ".join(problems))
+        for key in state["unknown"] + state["readonly"]:
+            profile.pop(key)
+            state["live"].pop(key, None)
+            if key in state["differ"]:
+                state["differ"].remove(key)
+    return state
+
+
+def profile_argument_spec():
+    """The AnsibleModule argument_spec of the profile options (doc fragment sysctl_profile)."""
+    return dict(
+        settings=dict(type="dict", required=True),
+        overrides=dict(type="dict", default={}),
+        removals=dict(type="list", elements="str", default=[]),
+        ip_forward=dict(type="raw"),
+        libvirt_networks=dict(type="list", elements="dict", default=[]),
+        ignore_unknown=dict(type="bool", default=False),
+        sources=dict(type="dict", default={}),
+        header=dict(type="str", default=""),
+        path=dict(type="path", default="/etc/sysctl.d/90-kvmops-net.conf"),
+        root=dict(type="path", default="/"),
+        labels=dict(type="dict", default={}),
+    )

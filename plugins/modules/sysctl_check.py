@@ -27,42 +27,9 @@ description:
     holds it, see O(labels)) and on keys unknown to the kernel unless O(ignore_unknown).
 author:
   - kvmops maintainers (@kvmops)
+extends_documentation_fragment:
+  - kvmops.hypervisor.sysctl_profile
 options:
-  settings:
-    description:
-      - The baseline profile, sysctl key to value.
-      - Keys in procps syntax (C(net.core.somaxconn) or C(net/ipv4/conf/eth0.100/rp_filter)).
-      - Values are integers, booleans (written C(1)/C(0)), strings, or lists of integers
-        (triples like C(net.ipv4.tcp_rmem), written space-separated).
-    type: dict
-    required: true
-  overrides:
-    description: Keys to add to or change in O(settings).
-    type: dict
-    default: {}
-  removals:
-    description: Keys to leave out of the profile (from O(settings) or O(overrides)).
-    type: list
-    elements: str
-    default: []
-  ip_forward:
-    description:
-      - When set, manage C(net.ipv4.ip_forward). V(auto) enables it when one of
-        O(libvirt_networks) has forward mode C(nat), C(route) or C(open), V(true)/V(false)
-        set it. Setting C(net.ipv4.ip_forward) in O(overrides) as well is an error.
-      - When not set, C(net.ipv4.ip_forward) is whatever O(settings)/O(overrides) say.
-    type: raw
-  libvirt_networks:
-    description: The host's libvirt networks, C(kvm_host.libvirt.networks) items C({name, forward_mode}).
-    type: list
-    elements: dict
-    default: []
-  ignore_unknown:
-    description:
-      - Keys without a C(/proc/sys) entry, or whose entry is read-only, are left out of the
-        profile with a warning instead of failing.
-    type: bool
-    default: false
   fail_on_differ:
     description:
       - Fail when a key's running value is not the profile's (verification after applying);
@@ -70,30 +37,6 @@ options:
         it again, if any.
     type: bool
     default: false
-  sources:
-    description: Key to a short reason, rendered as a comment above the key with its kernel documentation file.
-    type: dict
-    default: {}
-  header:
-    description: Comment block at the top of RV(content).
-    type: str
-    default: ''
-  path:
-    description:
-      - Where the profile's drop-in lives; files that C(sysctl --system) reads after it and
-        that set the same keys are reported in RV(shadowed).
-    type: path
-    default: /etc/sysctl.d/90-kvmops-net.conf
-  root:
-    description: Filesystem root to read C(/proc/sys) and the C(sysctl.d) directories under (tests use a tree).
-    type: path
-    default: /
-  labels:
-    description:
-      - Names used for O(settings), O(overrides), O(removals) and O(ip_forward) in error
-        messages, so that they name the caller's variables (the role passes its own).
-    type: dict
-    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -210,15 +153,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
-    DEFAULT_LABELS,
-    IP_FORWARD_KEY,
     SysctlError,
+    check,
     entries,
-    inspect,
-    merge_profile,
+    prepare,
+    profile_argument_spec,
     render,
-    resolve_ip_forward,
     shadowed,
+    unchecked_warnings,
 )
 
 
@@ -235,42 +177,11 @@ def describe_differ(result):
 
 def run(params):
     """Pure run: params -> (result, warnings); raises SysctlError on bad input or unknown keys."""
-    labels = dict(DEFAULT_LABELS)
-    labels.update(params.get("labels") or {})
-    result = {"changed": False}
-    ip_forward = None
-    if params.get("ip_forward") is not None:
-        ip_forward, reason = resolve_ip_forward(params["ip_forward"], params.get("libvirt_networks"), labels["ip_forward"])
-        result["ip_forward"] = {"value": ip_forward, "reason": reason}
-    sources = dict(params.get("sources") or {})
-    if ip_forward is not None:
-        note = sources.get(IP_FORWARD_KEY)
-        sources[IP_FORWARD_KEY] = "%s; %s" % (note, result["ip_forward"]["reason"]) if note else result["ip_forward"]["reason"]
-    profile, origins, warnings = merge_profile(
-        params["settings"], params.get("overrides"), params.get("removals"), ip_forward, labels)
-
+    profile, origins, sources, labels, result, warnings = prepare(params)
+    result["changed"] = False
     reader = Reader(params.get("root") or "/")
-    state = inspect(reader, profile)
-    if not state["checked"]:
-        warnings.append("no /proc/sys under %s: the keys were not checked against a kernel" % reader.root)
-    for key, module in sorted(state["unchecked"].items()):
-        warnings.append("%s not checked: kernel module %s is not active" % (key, module))
-    problems = []
-    if state["unknown"]:
-        problems.append("unknown sysctl keys, no /proc/sys entry on this kernel: %s"
-                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["unknown"]))
-    if state["readonly"]:
-        problems.append("read-only sysctl keys, they cannot be set here: %s"
-                        % ", ".join("%s (from %s)" % (key, origins.get(key)) for key in state["readonly"]))
-    if problems:
-        if not params.get("ignore_unknown"):
-            raise SysctlError("%s. Remove them or list them in %s (or ignore unknown keys)" % ("; ".join(problems), labels["removals"]))
-        warnings.append("left out of the profile: %s" % "; ".join(problems))
-        for key in state["unknown"] + state["readonly"]:
-            profile.pop(key)
-            state["live"].pop(key, None)
-            if key in state["differ"]:
-                state["differ"].remove(key)
+    state = check(reader, profile, origins, labels, params.get("ignore_unknown"), warnings)
+    warnings.extend(unchecked_warnings(state))
     result.update(state)
     result["profile"] = dict(profile)
     result["entries"] = entries(profile, origins, sources)
@@ -286,20 +197,7 @@ def run(params):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            settings=dict(type="dict", required=True),
-            overrides=dict(type="dict", default={}),
-            removals=dict(type="list", elements="str", default=[]),
-            ip_forward=dict(type="raw"),
-            libvirt_networks=dict(type="list", elements="dict", default=[]),
-            ignore_unknown=dict(type="bool", default=False),
-            fail_on_differ=dict(type="bool", default=False),
-            sources=dict(type="dict", default={}),
-            header=dict(type="str", default=""),
-            path=dict(type="path", default="/etc/sysctl.d/90-kvmops-net.conf"),
-            root=dict(type="path", default="/"),
-            labels=dict(type="dict", default={}),
-        ),
+        argument_spec=dict(profile_argument_spec(), fail_on_differ=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
     try:

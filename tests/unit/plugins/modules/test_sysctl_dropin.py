@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""sysctl_dropin.run() on /proc/sys + /etc trees under tmp_path.
+
+The side effects go through a FakeKernel that behaves like the real one on the tree:
+modprobe br_netfilter creates /proc/sys/net/bridge, ``sysctl --system`` applies the
+drop-ins in procps order (through the same file listing the module reads) and rejects
+what the kernel would (a reversed ip_local_port_range). The real kernel is exercised by
+roles/sysctl_net/tests/test_netns.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
+    SysctlError,
+    _conf_files,
+    parse_conf,
+    proc_path,
+)
+from ansible_collections.kvmops.hypervisor.plugins.modules import sysctl_dropin
+from module_runner import run_module
+from sysfs_builder import write_file
+
+LABELS = {"settings": "sysctl_net_baseline", "overrides": "sysctl_net_overrides",
+          "removals": "sysctl_net_removals", "ip_forward": "sysctl_net_ip_forward"}
+CONF = "/etc/sysctl.d/90-kvmops-net.conf"
+MODLOAD = "/etc/modules-load.d/kvmops-br_netfilter.conf"
+BRIDGE_KEYS = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables")
+
+
+class FakeKernel(object):
+    """LiveHost's interface over a tree; records every call."""
+
+    def __init__(self, root, modprobe_error=None):
+        self.root = str(root)
+        self.calls = []
+        self.modprobe_error = modprobe_error
+
+    def path(self, relpath):
+        return os.path.join(self.root, relpath.lstrip("/"))
+
+    def modprobe(self, name, remove=False):
+        self.calls.append(("modprobe -r" if remove else "modprobe", name))
+        if self.modprobe_error:
+            return self.modprobe_error
+        if name == "br_netfilter":
+            for key in BRIDGE_KEYS:
+                path = self.path("/proc/sys/net/bridge/" + key)
+                if remove:
+                    os.unlink(path)
+                else:
+                    write_file(self.root, "/proc/sys/net/bridge/" + key, "1\n")
+            if remove:
+                os.rmdir(self.path("/proc/sys/net/bridge"))
+        return None
+
+    def sysctl_system(self):
+        self.calls.append(("sysctl --system",))
+        errors = []
+        reader = Reader(self.root)
+        for relpath, _name in _conf_files(reader):
+            for key, value in parse_conf(reader.lines(relpath, [])).items():
+                target = self.path(proc_path(key))
+                if not os.path.exists(target):
+                    continue  # -e
+                low_high = value.split()
+                if key == "net.ipv4.ip_local_port_range" and int(low_high[0]) > int(low_high[1]):
+                    errors.append('sysctl: setting key "%s": Invalid argument' % key)
+                    continue
+                with open(target, "w") as handle:
+                    handle.write(value.replace(" ", "\t") + "\n")
+        return (1 if errors else 0), "\n".join(errors)
+
+    def set_value(self, key, value):
+        self.calls.append(("set", key, value))
+        with open(self.path(proc_path(key)), "w") as handle:
+            handle.write(value + "\n")
+
+    def write(self, path, text):
+        self.calls.append(("write", path[len(self.root):]))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+        sysctl_dropin.fix_attributes(path)
+
+    def remove(self, path):
+        self.calls.append(("remove", path[len(self.root):]))
+        os.unlink(path)
+
+    def actions(self):
+        return [call[0] for call in self.calls]
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A hypervisor without br_netfilter loaded and an empty /etc/sysctl.d."""
+    for relpath, value in {
+        "net/ipv4/ip_forward": "0",
+        "net/core/somaxconn": "4096",
+        "net/ipv4/tcp_rmem": "4096\t131072\t6291456",
+        "net/ipv4/conf/all/rp_filter": "0",
+        "net/ipv4/ip_local_port_range": "32768\t60999",
+    }.items():
+        write_file(tmp_path, "/proc/sys/" + relpath, value + "\n")
+    write_file(tmp_path, "/proc/sys/net/core/rmem_max", "212992\n", 0o444)
+    os.makedirs(str(tmp_path / "etc" / "sysctl.d"))
+    return tmp_path
+
+
+def params(root, **extra):
+    data = {
+        "settings": {"net.core.somaxconn": 4096, "net.ipv4.tcp_rmem": [4096, 131072, 33554432],
+                     "net.ipv4.conf.all.rp_filter": 2, "net.bridge.bridge-nf-call-iptables": 0},
+        "overrides": {}, "removals": [], "ip_forward": "auto",
+        "libvirt_networks": [{"name": "default", "forward_mode": "nat"}],
+        "ignore_unknown": False, "sources": {"net.core.somaxconn": "listen backlog"},
+        "header": "Managed by Ansible", "path": CONF, "root": str(root), "labels": LABELS,
+        "modules_load_dir": "/etc/modules-load.d", "apply": True,
+    }
+    data.update(extra)
+    return data
+
+
+def live(root, key):
+    with open(os.path.join(str(root), proc_path(key).lstrip("/"))) as handle:
+        return " ".join(handle.read().split())
+
+
+def text(root, path):
+    full = os.path.join(str(root), path.lstrip("/"))
+    if not os.path.exists(full):
+        return None
+    with open(full) as handle:
+        return handle.read()
+
+
+def test_fresh_host_loads_the_module_writes_applies_and_verifies(host):
+    kernel = FakeKernel(host)
+    result, warnings = sysctl_dropin.run(params(host), kernel)
+    assert kernel.actions() == ["modprobe", "write", "write", "sysctl --system"]
+    assert kernel.calls[1:3] == [("write", MODLOAD), ("write", CONF)]
+    assert result["changed"] is True and result["applied"] is True
+    assert result["files"] == {MODLOAD: True, CONF: True}
+    assert result["modules_loaded"] == ["br_netfilter"]
+    assert result["profile"] == {"net.ipv4.ip_forward": "1", "net.core.somaxconn": "4096",
+                                 "net.ipv4.tcp_rmem": "4096 131072 33554432", "net.ipv4.conf.all.rp_filter": "2",
+                                 "net.bridge.bridge-nf-call-iptables": "0"}
+    assert result["live"] == result["profile"]
+    assert live(host, "net.bridge.bridge-nf-call-iptables") == "0"
+    assert result["differ"] == ["net.ipv4.ip_forward", "net.ipv4.tcp_rmem", "net.ipv4.conf.all.rp_filter",
+                                "net.bridge.bridge-nf-call-iptables"]
+    conf = text(host, CONF)
+    assert conf.startswith("# Managed by Ansible\n\n") and conf == result["content"]
+    assert "# Documentation/admin-guide/sysctl/net.rst: listen backlog\nnet.core.somaxconn = 4096\n" in conf
+    assert text(host, MODLOAD).endswith("\nbr_netfilter\n") and CONF in text(host, MODLOAD)
+    assert stat.S_IMODE(os.stat(os.path.join(str(host), CONF.lstrip("/"))).st_mode) == 0o644
+    assert [d["before_header"] for d in result["diff"]] == [MODLOAD, CONF, "running values"]
+    assert result["diff"][2]["before"].startswith("net.ipv4.ip_forward = 0\n")
+    assert "net.bridge.bridge-nf-call-iptables = 0\n" in result["diff"][2]["after"]
+    assert not [w for w in warnings if "not checked" in w]
+
+    again = FakeKernel(host)
+    second, warnings = sysctl_dropin.run(params(host), again)
+    assert again.calls == [] and second["changed"] is False and second["diff"] == []
+    assert second["files"] == {MODLOAD: False, CONF: False} and second["differ"] == []
+    assert warnings == []
+
+
+def test_check_mode_predicts_and_touches_nothing(host):
+    before = {key: live(host, key) for key in ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter")}
+    kernel = FakeKernel(host)
+    result, warnings = sysctl_dropin.run(params(host), kernel, check_mode=True)
+    assert kernel.calls == []
+    assert result["changed"] is True and result["applied"] is True
+    assert result["files"] == {MODLOAD: True, CONF: True} and result["modules_loaded"] == ["br_netfilter"]
+    assert "net.bridge.bridge-nf-call-iptables" in result["differ"]
+    assert result["unchecked"] == {"net.bridge.bridge-nf-call-iptables": "br_netfilter"}
+    assert "net.bridge.bridge-nf-call-iptables not checked: kernel module br_netfilter is not active" in warnings
+    assert text(host, CONF) is None and not os.path.exists(str(host / "etc" / "modules-load.d"))
+    assert before == {key: live(host, key) for key in before}
+    assert result["diff"][1]["before"] == ""
+    assert "net.core.somaxconn = 4096\n" in result["diff"][1]["after"]
+
+
+def test_drift_with_unchanged_files_is_applied_and_reported(host):
+    sysctl_dropin.run(params(host), FakeKernel(host))
+    write_file(host, "/proc/sys/net/core/somaxconn", "1024\n")
+    kernel = FakeKernel(host)
+    check, _warnings = sysctl_dropin.run(params(host), kernel, check_mode=True)
+    assert check["changed"] is True and check["differ"] == ["net.core.somaxconn"] and kernel.calls == []
+    result, warnings = sysctl_dropin.run(params(host), kernel)
+    assert kernel.actions() == ["sysctl --system"]
+    assert result["changed"] is True and result["files"] == {MODLOAD: False, CONF: False}
+    assert live(host, "net.core.somaxconn") == "4096"
+    assert warnings == ["running values differ from the profile (drift), set them again: net.core.somaxconn 1024 -> 4096"]
+    assert result["diff"] == [{"before_header": "running values", "after_header": "running values",
+                               "before": "net.core.somaxconn = 1024\n", "after": "net.core.somaxconn = 4096\n"}]
+
+
+def test_wrong_mode_is_fixed_even_with_the_same_text(host):
+    sysctl_dropin.run(params(host), FakeKernel(host))
+    os.chmod(os.path.join(str(host), CONF.lstrip("/")), 0o600)
+    kernel = FakeKernel(host)
+    result, _warnings = sysctl_dropin.run(params(host), kernel)
+    assert result["files"][CONF] is True and ("write", CONF) in kernel.calls
+    assert stat.S_IMODE(os.stat(os.path.join(str(host), CONF.lstrip("/"))).st_mode) == 0o644
+
+
+def test_a_later_file_with_another_value_fails_before_anything(host):
+    write_file(host, "/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 1024\nnet.ipv4.conf.all.rp_filter = 2\n")
+    write_file(host, "/etc/sysctl.d/10-early.conf", "net.ipv4.tcp_rmem = 1 2 3\n")  # read before ours: fine
+    kernel = FakeKernel(host)
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(params(host), kernel)
+    assert kernel.calls == []
+    message = str(err.value)
+    assert message.startswith("net.core.somaxconn = 1024 in /etc/sysctl.d/99-local.conf overrides the profile's 4096 "
+                              "(from sysctl_net_baseline).")
+    assert "sysctl_net_overrides" in message and "sysctl_net_removals" in message
+    assert "rp_filter" not in message and "tcp_rmem" not in message
+
+
+def test_a_later_file_with_the_same_value_is_only_reported(host):
+    write_file(host, "/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 4096\n")
+    result, _warnings = sysctl_dropin.run(params(host), FakeKernel(host))
+    assert result["shadowed"] == {"net.core.somaxconn": "/etc/sysctl.d/99-local.conf"}
+
+
+def test_unknown_and_readonly_keys_fail_naming_their_variable_or_are_left_out(host):
+    bad = params(host, overrides={"net.core.somaxconm": 1, "net.core.rmem_max": 1})
+    kernel = FakeKernel(host)
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(bad, kernel)
+    assert kernel.calls == []
+    assert "net.core.somaxconm (from sysctl_net_overrides)" in str(err.value)
+    assert "read-only sysctl keys, they cannot be set here: net.core.rmem_max (from sysctl_net_overrides)" in str(err.value)
+
+    bad["ignore_unknown"] = True
+    result, warnings = sysctl_dropin.run(bad, kernel)
+    assert "net.core.somaxconm" not in result["content"] and "rmem_max" not in result["content"]
+    assert any(w.startswith("left out of the profile") for w in warnings)
+
+
+def test_an_unknown_key_of_a_loaded_module_unloads_it_again(host):
+    kernel = FakeKernel(host)
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(params(host, overrides={"net.bridge.bridge-nf-call-nothing": 0}), kernel)
+    assert "net.bridge.bridge-nf-call-nothing (from sysctl_net_overrides)" in str(err.value)
+    assert kernel.calls == [("modprobe", "br_netfilter"), ("modprobe -r", "br_netfilter")]
+    assert not os.path.exists(str(host / "proc" / "sys" / "net" / "bridge"))
+    assert text(host, CONF) is None
+
+
+def test_modprobe_failure_names_the_module_and_its_keys(host):
+    kernel = FakeKernel(host, modprobe_error="modprobe: FATAL: Module br_netfilter not found")
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(params(host), kernel)
+    assert str(err.value) == ("cannot load kernel module br_netfilter, which net.bridge.bridge-nf-call-iptables need: "
+                              "modprobe: FATAL: Module br_netfilter not found")
+    assert kernel.actions() == ["modprobe"] and text(host, CONF) is None
+
+
+def test_a_rejected_value_puts_back_files_values_and_modules(host):
+    sysctl_dropin.run(params(host, settings={"net.core.somaxconn": 4096}, ip_forward=None), FakeKernel(host))
+    old_conf = text(host, CONF)
+    kernel = FakeKernel(host)
+    bad = params(host, overrides={"net.core.somaxconn": 2048, "net.ipv4.ip_local_port_range": "60999 32768"})
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(bad, kernel)
+    message = str(err.value)
+    assert message.startswith("the kernel did not take the profile: net.ipv4.ip_local_port_range is '32768 60999', "
+                              "want '60999 32768'. sysctl --system said: sysctl: setting key "
+                              "\"net.ipv4.ip_local_port_range\": Invalid argument.")
+    assert text(host, CONF) == old_conf
+    assert text(host, MODLOAD) is None  # written by this run, removed again
+    assert live(host, "net.core.somaxconn") == "4096" and live(host, "net.ipv4.ip_forward") == "0"
+    assert live(host, "net.ipv4.tcp_rmem") == "4096 131072 6291456"
+    assert kernel.calls[-1] == ("modprobe -r", "br_netfilter")
+    assert ("set", "net.core.somaxconn", "4096") in kernel.calls
+
+
+def test_image_mode_writes_the_files_only(host):
+    kernel = FakeKernel(host)
+    result, warnings = sysctl_dropin.run(params(host, apply=False), kernel)
+    assert kernel.actions() == ["write", "write"]
+    assert result["changed"] is True and result["applied"] is False and result["modules_loaded"] == []
+    assert live(host, "net.ipv4.ip_forward") == "0"
+    assert "net.bridge.bridge-nf-call-iptables not checked: kernel module br_netfilter is not active" in warnings
+    assert not [w for w in warnings if "drift" in w]
+    again = FakeKernel(host)
+    second, _warnings = sysctl_dropin.run(params(host, apply=False), again)
+    assert again.calls == [] and second["changed"] is False
+
+
+def test_a_complaint_about_another_file_is_a_warning(host):
+    write_file(host, "/etc/sysctl.d/50-other.conf", "net.ipv4.ip_local_port_range = 60999 32768\n")
+    result, warnings = sysctl_dropin.run(params(host), FakeKernel(host))
+    assert result["applied"] is True
+    assert 'sysctl --system reported (about other files): sysctl: setting key "net.ipv4.ip_local_port_range": Invalid argument' in warnings
+
+
+def test_main_refuses_to_apply_under_another_root(host, monkeypatch):
+    outcome = run_module(monkeypatch, sysctl_dropin.main, {"settings": {"net.core.somaxconn": 4096}, "root": str(host)})
+    assert outcome.failed and "apply=true changes the running kernel, so it needs root=/" in outcome.result["msg"]
+    assert text(host, CONF) is None
+
+
+def test_main_writes_under_a_root_in_image_mode_with_diff(host, monkeypatch):
+    outcome = run_module(monkeypatch, sysctl_dropin.main, {
+        "settings": {"net.core.somaxconn": 4096, "net.bridge.bridge-nf-call-iptables": 0},
+        "root": str(host), "apply": False, "labels": LABELS})
+    assert not outcome.failed, outcome.result
+    assert outcome.result["changed"] is True and outcome.result["files"] == {MODLOAD: True, CONF: True}
+    assert [d["after_header"] for d in outcome.result["diff"]] == [MODLOAD, CONF]
+    assert text(host, CONF) == outcome.result["content"]
+    check = run_module(monkeypatch, sysctl_dropin.main, {
+        "settings": {"net.core.somaxconn": 4096, "net.bridge.bridge-nf-call-iptables": 0},
+        "root": str(host), "apply": False}, check_mode=True)
+    assert check.result["changed"] is False and check.result["diff"] == []
