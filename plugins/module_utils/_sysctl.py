@@ -442,9 +442,12 @@ def prepare(params):
 
 
 def unchecked_warnings(state):
-    """One warning per key left unchecked because its kernel module is not active."""
-    return ["%s not checked: kernel module %s is not active" % (key, module)
-            for key, module in sorted(state["unchecked"].items())]
+    """One warning per inactive kernel module, naming the keys left unchecked because of it."""
+    by_module = OrderedDict()
+    for key, module in sorted(state["unchecked"].items()):
+        by_module.setdefault(module, []).append(key)
+    return ["kernel module %s is not active, so its keys are not checked yet: %s" % (module, ", ".join(keys))
+            for module, keys in sorted(by_module.items())]
 
 
 def check(reader, profile, origins, labels, ignore_unknown, warnings):

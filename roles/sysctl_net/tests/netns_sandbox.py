@@ -144,6 +144,29 @@ class Sandbox(object):
         return Result(self.sh(command, check=False))
 
 
+class BridgeNetfilter(object):
+    """Make br_netfilter active for the duration (and unload it again if we loaded it).
+
+    The role loads br_netfilter, which is global: without this, a machine where it is a
+    module that is not loaded would end a test run with it loaded (and
+    bridge-nf-call-iptables=1 in the initial namespace). Where it is built in or already
+    loaded, nothing happens.
+    """
+
+    def __init__(self):
+        self.loaded = False
+
+    def __enter__(self):
+        if not os.path.isdir("/proc/sys/net/bridge"):
+            subprocess.run(["modprobe", "br_netfilter"], check=True)
+            self.loaded = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.loaded:
+            subprocess.run(["modprobe", "-r", "br_netfilter"], check=False)
+
+
 def host_snapshot(keys):
     """The machine's own (initial namespace) values of ``keys`` and its sysctl.d listing."""
     values = {}

@@ -35,9 +35,10 @@ pytestmark = pytest.mark.skipif(ns.available() is not None, reason=str(ns.availa
 
 @pytest.fixture(scope="module", autouse=True)
 def machine_untouched():
-    before = ns.host_snapshot(WATCH)
-    yield
-    assert ns.host_snapshot(WATCH) == before, "the machine's own sysctls or sysctl.d changed"
+    with ns.BridgeNetfilter():
+        before = ns.host_snapshot(WATCH)
+        yield
+        assert ns.host_snapshot(WATCH) == before, "the machine's own sysctls or sysctl.d changed"
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def test_bridge_keys_unchecked_until_br_netfilter(host, capsys):
     assert result["unchecked"] == {"net.bridge.bridge-nf-call-iptables": "br_netfilter"}
     assert result["profile"]["net.bridge.bridge-nf-call-iptables"] == "0"
     _result, warnings = sysctl_check.run(result["invocation"]["module_args"])
-    assert warnings == ["net.bridge.bridge-nf-call-iptables not checked: kernel module br_netfilter is not active"]
+    assert warnings == ["kernel module br_netfilter is not active, so its keys are not checked yet: net.bridge.bridge-nf-call-iptables"]
 
     write(host, "/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n")
     failed, result = call(args, capsys)
