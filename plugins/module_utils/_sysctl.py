@@ -358,7 +358,8 @@ def shadowed(reader, conf_path, keys):
     return found
 
 
-def _comment(text):
+def comment(text):
+    """``text`` as a block of ``#`` comment lines (empty lines become a bare ``#``)."""
     return "\n".join("# " + line if line.strip() else "#" for line in text.splitlines())
 
 
@@ -378,15 +379,24 @@ def render(profile, sources=None, header=None):
     notes = _notes(sources)
     out = []
     if header:
-        out.append(_comment(header))
+        out.append(comment(header))
         out.append("")
     for key, value in profile.items():
         note = notes.get(key)
         doc = doc_for(key)
-        out.append(_comment("%s: %s" % (doc, note) if note else doc))
+        out.append(comment("%s: %s" % (doc, note) if note else doc))
         out.append("%s = %s" % (key, value))
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def modules_load_text(module, conf_path, header=None):
+    """A modules-load.d file that loads ``module``, which keys in ``conf_path`` need."""
+    lines = [comment(header), ""] if header else []
+    lines.append(comment("Keys in %s need this kernel module; systemd-modules-load runs before\n"
+                         "systemd-sysctl, so the keys exist when the drop-in is applied." % conf_path))
+    lines.append(module)
+    return "\n".join(lines) + "\n"
 
 
 def entries(profile, origins, sources=None):

@@ -170,6 +170,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
     conflicts,
     entries,
     inspect,
+    modules_load_text,
     prepare,
     proc_path,
     profile_argument_spec,
@@ -242,18 +243,6 @@ def file_state(path):
         return None, False
     attributes_ok = (info.st_mode & 0o7777) == FILE_MODE and (os.geteuid() != 0 or (info.st_uid, info.st_gid) == (0, 0))
     return text, attributes_ok
-
-
-def comment(text):
-    return "\n".join("# " + line if line.strip() else "#" for line in text.splitlines())
-
-
-def modules_load_text(module, conf_path, header):
-    lines = [comment(header), ""] if header else []
-    lines.append(comment("Keys in %s need this kernel module; systemd-modules-load runs before\n"
-                         "systemd-sysctl, so the keys exist when the drop-in is applied." % conf_path))
-    lines.append(module)
-    return "\n".join(lines) + "\n"
 
 
 def describe_conflicts(found, profile, origins, labels):
