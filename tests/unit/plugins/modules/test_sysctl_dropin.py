@@ -5,7 +5,7 @@
 
 The side effects go through a FakeKernel that behaves like the real one on the tree:
 modprobe br_netfilter creates /proc/sys/net/bridge, ``sysctl --system`` applies the
-drop-ins in procps order (through the same file listing the module reads) and rejects
+drop-ins in procps order (its own listing, not the module's code) and rejects
 what the kernel would (a reversed ip_local_port_range). The real kernel is exercised by
 roles/sysctl_net/tests/test_netns.py.
 """
@@ -19,11 +19,8 @@ import stat
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
     SysctlError,
-    _conf_files,
-    parse_conf,
     proc_path,
 )
 from ansible_collections.kvmops.hypervisor.plugins.modules import sysctl_dropin
@@ -64,16 +61,30 @@ class FakeKernel(object):
         return None
 
     def sysctl_system(self):
+        """procps order, written out independently of the module's own listing: file names
+        sorted, the first of the directories holding a name wins, /etc/sysctl.conf last."""
         self.calls.append(("sysctl --system",))
+        chosen = {}
+        for directory in ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d"):
+            full = self.path(directory)
+            for name in (os.listdir(full) if os.path.isdir(full) else []):
+                if name.endswith(".conf"):
+                    chosen.setdefault(name, os.path.join(full, name))
+        files = [chosen[name] for name in sorted(chosen)] + [self.path("/etc/sysctl.conf")]
         errors = []
-        reader = Reader(self.root)
-        for relpath, _name in _conf_files(reader):
-            for key, value in parse_conf(reader.lines(relpath, [])).items():
-                target = self.path(proc_path(key))
+        for conf in files:
+            if not os.path.exists(conf):
+                continue
+            with open(conf) as handle:
+                lines = handle.read().splitlines()
+            for line in lines:
+                if not line.strip() or line.lstrip()[0] in "#;":
+                    continue
+                key, value = [part.strip() for part in line.split("=", 1)]
+                target = self.path("/proc/sys/" + key.replace(".", "/"))
                 if not os.path.exists(target):
                     continue  # -e
-                low_high = value.split()
-                if key == "net.ipv4.ip_local_port_range" and int(low_high[0]) > int(low_high[1]):
+                if key == "net.ipv4.ip_local_port_range" and int(value.split()[0]) > int(value.split()[1]):
                     errors.append('sysctl: setting key "%s": Invalid argument' % key)
                     continue
                 with open(target, "w") as handle:
