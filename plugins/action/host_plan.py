@@ -4,7 +4,7 @@
 """kvmops.hypervisor.host_plan: compute the kvm_host_plan fact on the controller.
 
 A thin shell: validate the options with the argument spec (``_plan.ARGUMENT_SPEC``),
-find the ``kvm_host`` facts, call the pure planner in module_utils/_plan.py, return
+find the ``kvm_host`` facts, call the pure planner in module_utils/plan/planner.py, return
 the fact. Nothing on
 the host is read or changed, so check mode behaves exactly like a normal run.
 """
@@ -16,7 +16,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import (
     PlanError,
     normalize_policy,
     plan,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._audit import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.report import (
     AuditError,
     audit_report as _audit_report,
     audit_table as _audit_table,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,
     format_cpulist,
     parse_cpulist,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._hugepages import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.hugepages import (
     HugepagesError,
     mounts,
 )

@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # This file holds the documentation only: host_plan is an action plugin
-# (plugins/action/host_plan.py) and the logic is plugins/module_utils/_plan.py.
+# (plugins/action/host_plan.py) and the logic is plugins/module_utils/plan/planner.py.
 
 from __future__ import absolute_import, division, print_function
 

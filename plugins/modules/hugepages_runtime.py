@@ -141,7 +141,7 @@ compactions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._hugepages import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.hugepages import (
     HugepagesError,
     allocate,
     describe_short,

@@ -255,7 +255,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
     CmdlineError,
     apply_change,
     grub_cfg_cmdline,
@@ -264,7 +264,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import 
     reboot_required,
     running_cmdline,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 
 def main():

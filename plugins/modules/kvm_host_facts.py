@@ -191,12 +191,12 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import (
     SubsetError,
     gather,
     resolve_subsets,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 
 def main():

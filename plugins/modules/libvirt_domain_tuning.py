@@ -206,8 +206,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import format_cpulist
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
     LIVE_SECTIONS,
     DomainXMLError,
     apply_plan,

@@ -163,8 +163,8 @@ from collections import OrderedDict
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
     check,
     conflicts,

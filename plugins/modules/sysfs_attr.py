@@ -91,7 +91,7 @@ attributes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs_attr import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import (
     SysfsAttrError,
     apply,
     render,

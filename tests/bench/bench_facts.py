@@ -28,11 +28,11 @@ if not os.path.lexists(LINK):
 sys.path.insert(0, COLLECTIONS)
 
 from sysfs_builder import Host, Tree  # noqa: E402
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import (  # noqa: E402
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import (  # noqa: E402
     SUBSET_NAMES,
     gather,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader  # noqa: E402
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader  # noqa: E402
 
 GOAL_1024_MS = 50.0
 GOAL_RATIO = 0.5

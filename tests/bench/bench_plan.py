@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark of the host planner (plugins/module_utils/_plan.py). Run by ``make bench``.
+"""Benchmark of the host planner (plugins/module_utils/plan/planner.py). Run by ``make bench``.
 
 Prints:
 
@@ -29,7 +29,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _plan  # noqa: E402
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner as _plan  # noqa: E402
 
 OVERHEAD_MB = 128
 PAGE_MB = 2

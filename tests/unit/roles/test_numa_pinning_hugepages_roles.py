@@ -119,7 +119,7 @@ def test_swappiness_dropin():
 
 def test_plan_role_passes_every_policy_option():
     """Each kvmops_plan_<name> goes to host_plan option <name>, and every option is covered."""
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import ARGUMENT_SPEC
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import ARGUMENT_SPEC
     tasks = yaml.safe_load(load("plan", "tasks", "main.yml"))
     call = [t for t in tasks if "kvmops.hypervisor.host_plan" in t][0]["kvmops.hypervisor.host_plan"]
     assert set(call) == set(ARGUMENT_SPEC)

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._audit import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.report import (
     AuditError,
     audit_report,
     audit_table,

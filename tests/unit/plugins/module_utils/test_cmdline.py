@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline import core as cm
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 from sysfs_builder import write_file
 
 

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,
     format_cpulist,
     parse_cpulist,

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
     DomainXMLError,
     apply_plan,
     canonical,

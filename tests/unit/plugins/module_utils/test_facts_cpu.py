@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_cpu
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import gather
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import cpu as _facts_cpu
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import gather
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from . import facts_helpers as helpers
 from .facts_helpers import Host, Tree

@@ -1,7 +1,7 @@
 """Device facts: IOMMU groups, NVMe controllers and queues, SR-IOV functions."""
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_devices
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import devices as _facts_devices
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree
 

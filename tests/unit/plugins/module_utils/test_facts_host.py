@@ -2,15 +2,15 @@
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_host
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import host as _facts_host
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import (
     SUBSET_NAMES,
     SubsetError,
     gather,
     kvm_host_facts,
     resolve_subsets,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Host, Tree
 

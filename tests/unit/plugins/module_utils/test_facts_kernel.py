@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_kernel
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import kernel as _facts_kernel
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree
 

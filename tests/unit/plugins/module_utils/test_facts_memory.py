@@ -1,7 +1,7 @@
 """Memory facts: total, huge pages, THP, KSM, swappiness, zswap, swaps."""
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_memory import gather_memory
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory import gather_memory
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Host, Tree
 

@@ -1,8 +1,8 @@
 """NUMA facts: nodes, memory, distances and huge pages per node."""
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_numa
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host import gather
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import numa as _facts_numa
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import gather
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Host, Tree
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _facts_services as services
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import services as services
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree
 

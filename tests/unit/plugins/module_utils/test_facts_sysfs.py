@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree, cpumask
 

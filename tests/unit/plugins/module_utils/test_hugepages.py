@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _hugepages as hp
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import hugepages as hp
 
 G1 = 1048576
 M2 = 2048

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Behaviour and bad-input tests of the pure planner (module_utils/_plan.py)."""
+"""Behaviour and bad-input tests of the pure planner (module_utils/plan/planner.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,8 +11,8 @@ import copy
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _plan
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import PlanError, plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner as _plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError, plan
 
 GIB_KB = 1024 * 1024
 

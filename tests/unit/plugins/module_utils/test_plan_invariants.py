@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import format_cpulist
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
@@ -193,7 +193,7 @@ def test_plan_from_the_real_facts_module(name, tmp_path):
     """
     import tarfile
     facts_host = pytest.importorskip(
-        "ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_host")
+        "ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host")
     with tarfile.open(os.path.join(HWLOC, name + ".tar.bz2")) as archive:
         if hasattr(tarfile, "tar_filter"):
             archive.extractall(str(tmp_path), filter="tar")

@@ -3,8 +3,8 @@ import os
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
     canonical_key,
     doc_for,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _sysfs_attr as sa
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import sysfs_attr as sa
 from sysfs_builder import write_file
 
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"

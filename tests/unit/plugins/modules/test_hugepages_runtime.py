@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.modules import hugepages_runtime
 from module_runner import run_module
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _hugepages as hp
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import hugepages as hp
 
 
 def run(monkeypatch, args, check_mode=False, diff=False):

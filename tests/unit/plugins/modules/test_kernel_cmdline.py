@@ -13,7 +13,7 @@ import stat
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _cmdline as cm
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline import core as cm
 from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
 from module_runner import run_module
 from sysfs_builder import write_file

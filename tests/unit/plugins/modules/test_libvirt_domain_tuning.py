@@ -18,7 +18,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
     cpus_of_map,
     parse_domain,
     tuning_state,
@@ -305,7 +305,7 @@ def test_transient_domain_is_refused(conn):
 
 
 def test_takes_a_plan_entry_as_host_plan_writes_it(conn):
-    # The shape plugins/module_utils/_plan.py emits, extra keys included, after a trip
+    # The shape plugins/module_utils/plan/planner.py emits, extra keys included, after a trip
     # through JSON (int dict keys become strings).
     entry = {"name": "web1", "numa_node": 1, "memory_node": 1, "vcpus": 2, "memory_mb": 1024,
              "smt": "exclusive", "hugepages": False, "hugepage_size_kb": None,

@@ -19,7 +19,7 @@ import stat
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysctl import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
     proc_path,
 )

@@ -7,24 +7,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_cpu import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.cpu import (
     gather_cpu,
     online_cpus,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_devices import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.devices import (
     gather_iommu,
     gather_nvme,
     gather_sriov,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_kernel import gather_kernel
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_memory import gather_memory
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_numa import gather_numa
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_services import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.kernel import gather_kernel
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory import gather_memory
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import gather_numa
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import (
     gather_libvirt,
     gather_qemu,
     gather_zfs,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 # subset name -> key in kvm_host
 SUBSETS = (

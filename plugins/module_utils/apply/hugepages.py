@@ -22,7 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 NODE_POOL = "/sys/devices/system/node/node%d/hugepages/hugepages-%dkB/nr_hugepages"
 COMPACT_MEMORY = "/proc/sys/vm/compact_memory"

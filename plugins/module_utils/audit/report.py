@@ -9,12 +9,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
     CmdlineError,
     kernel_part,
     normalize_args,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,
     format_cpulist,
     parse_cpulist,

@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._facts_numa import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import (
     GLOBAL_HUGEPAGES,
     hugepage_pools,
     meminfo_kb,

@@ -20,7 +20,7 @@ import errno
 import os
 import posixpath
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,
     parse_cpulist,
     parse_cpumask,

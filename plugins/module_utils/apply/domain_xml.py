@@ -39,7 +39,7 @@ import copy
 import io
 import xml.etree.ElementTree as ET
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cpulist import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,
     format_cpulist,
     parse_cpulist,

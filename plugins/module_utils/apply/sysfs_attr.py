@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 _CHOICE = re.compile(r"^\[([^\[\]\s]+)\]$")
 _TRUE = ("1", "y", "yes", "true", "on")

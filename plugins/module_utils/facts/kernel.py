@@ -17,7 +17,7 @@ __metaclass__ = type
 import io
 import re
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._cmdline import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
     pending_cmdline,
     split_cmdline,
 )
