@@ -3,10 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """kvmops.hypervisor.host_plan: compute the kvm_host_plan fact on the controller.
 
-A thin shell: validate the options with the argument spec (``_plan.ARGUMENT_SPEC``),
-find the ``kvm_host`` facts, call the pure planner in module_utils/plan/planner.py, return
-the fact. Nothing on
-the host is read or changed, so check mode behaves exactly like a normal run.
+A thin shell around the pure planner (module_utils/plan/):
+
+1. the policy: task options, else the ``kvmops_plan_<option>`` variables, validated
+   with the argument spec (``plan.policy.ARGUMENT_SPEC``);
+2. the facts: the ``facts`` option, else ``kvm_host`` (a variable or the host's facts);
+   when they lack a part the planner reads, kvmops.hypervisor.kvm_host_facts is run on the
+   host (read-only, also in check mode) and its facts are returned too, so every role can
+   run alone and in any order;
+3. the plan with the sections asked for; sections of a plan computed earlier in the
+   play (other roles) are kept, and a plan that already has every section asked for
+   (computed earlier, or passed in) is returned as it is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,10 +24,16 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import (
+    ARGUMENT_SPEC,
+    SECTIONS,
     PlanError,
     normalize_policy,
     plan,
 )
+
+# The kvm_host parts the planner and its sections read.
+FACT_KEYS = ("cpu", "numa", "memory", "kernel", "zfs", "libvirt")
+POLICY_PREFIX = "kvmops_plan_"
 
 
 def find_facts(task_facts, task_vars):
@@ -28,18 +41,47 @@ def find_facts(task_facts, task_vars):
     if task_facts is not None:
         return task_facts
     task_vars = task_vars or {}
-    ansible_facts = task_vars.get("ansible_facts") or {}
-    if isinstance(ansible_facts, dict) and ansible_facts.get("kvm_host"):
-        return ansible_facts["kvm_host"]
-    if task_vars.get("ansible_kvm_host"):
-        return task_vars["ansible_kvm_host"]
+    for candidate in (task_vars.get("kvm_host"), (task_vars.get("ansible_facts") or {}).get("kvm_host"),
+                      task_vars.get("ansible_kvm_host")):
+        if isinstance(candidate, dict) and candidate:
+            return candidate
+    return None
+
+
+def missing_parts(facts):
+    return [key for key in FACT_KEYS if not isinstance(facts, dict) or key not in facts]
+
+
+def policy_from_vars(args, task_vars):
+    """Task options, else the kvmops_plan_<option> variables (unset ones are left out)."""
+    policy = dict(args)
+    for name in ARGUMENT_SPEC:
+        if name in ("facts", "sections") or name in policy:
+            continue
+        value = (task_vars or {}).get(POLICY_PREFIX + name)
+        if value is not None:
+            policy[name] = value
+    return policy
+
+
+def existing_plan(task_vars):
+    task_vars = task_vars or {}
+    for candidate in (task_vars.get("kvm_host_plan"), (task_vars.get("ansible_facts") or {}).get("kvm_host_plan")):
+        if isinstance(candidate, dict) and candidate:
+            return candidate
     return None
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _requires_connection = False
     _supports_check_mode = True
+
+    def gather(self, task_vars):
+        result = self._execute_module(module_name="kvmops.hypervisor.kvm_host_facts", module_args={},
+                                      task_vars=task_vars)
+        if result.get("failed"):
+            raise AnsibleActionFail("facts: kvmops.hypervisor.kvm_host_facts failed: %s" % result.get("msg"))
+        return (result.get("ansible_facts") or {}).get("kvm_host")
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -47,21 +89,36 @@ class ActionModule(ActionBase):
         # The argument spec check of ActionBase.validate_argument_spec, with the message
         # starting with the option's name (and no Python module path in it).
         try:
-            args = normalize_policy(dict(self._task.args))
+            args = normalize_policy(policy_from_vars(self._task.args, task_vars))
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
+        sections = args.get("sections")
+        earlier = existing_plan(task_vars)
+        if sections is not None and earlier is not None and all(
+                isinstance(earlier.get(name), dict) for name in sections):
+            result["changed"] = False
+            result["ansible_facts"] = {"kvm_host_plan": earlier}
+            return result
         facts = find_facts(args.get("facts"), task_vars)
+        new_facts = None
+        if args.get("facts") is None and missing_parts(facts):
+            facts = new_facts = self.gather(task_vars)
         if not facts:
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "
                 "or pass them in the facts option")
-        policy = dict((k, v) for k, v in args.items() if k != "facts")
+        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections"))
         try:
-            host_plan = plan(facts, policy, validated=True)
+            host_plan = plan(facts, policy, validated=True, sections=sections)
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
+        for name, section in (earlier or {}).items():
+            if name in SECTIONS and isinstance(section, dict):
+                host_plan.setdefault(name, section)
         result["changed"] = False
         result["ansible_facts"] = {"kvm_host_plan": host_plan}
+        if new_facts is not None:
+            result["ansible_facts"]["kvm_host"] = new_facts
         for warning in host_plan["warnings"]:
             self._display.warning("host_plan: %s" % warning)
         return result

@@ -16,10 +16,10 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.report imp
 )
 
 
-def audit_report(facts, plan, sysctl=None, host=None):
-    """kvm_host facts + kvm_host_plan (+ sysctl_check result) -> audit report."""
+def audit_report(facts, plan, observed=None, host=None):
+    """kvm_host facts + kvm_host_plan (+ kvmops.hypervisor.section_state's observed) -> audit report."""
     try:
-        return _audit_report(facts, plan, sysctl=sysctl, host=host)
+        return _audit_report(facts, plan, observed=observed, host=host)
     except AuditError as exc:
         raise AnsibleFilterError("kvmops.hypervisor.audit_report: %s" % exc)
 

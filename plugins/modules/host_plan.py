@@ -17,8 +17,17 @@ short_description: Work out CPU isolation, huge pages, guest pinning and kernel 
 version_added: 0.1.0
 description:
   - Computes the C(kvm_host_plan) fact from the C(kvm_host) facts of
-    M(kvmops.hypervisor.kvm_host_facts) and a policy. It runs on the controller (an action
-    plugin) and neither reads nor changes anything on the host; the roles apply the plan.
+    M(kvmops.hypervisor.kvm_host_facts), a policy and, per role, that role's section of the
+    plan (O(sections)). It runs on the controller (an action plugin) and changes nothing on
+    the host; the roles apply their sections as they are.
+  - The policy is each option given to the task, else the variable C(kvmops_plan_<option>)
+    when it is set, else the option's default; so the roles call it with O(sections) only.
+  - When the facts (O(facts), else C(kvm_host)) lack a part the planner reads (cpu, numa,
+    memory, kernel, zfs, libvirt), M(kvmops.hypervisor.kvm_host_facts) runs on the host
+    first (read-only, in check mode too) and C(kvm_host) is returned with the plan.
+  - A plan already in the host's facts or variables that has every section asked for is
+    returned as it is (computed earlier in the play, or passed in); otherwise the sections
+    computed earlier in the play are kept next to the new ones.
   - Housekeeping CPUs (host, interrupts, emulator threads) are whole physical cores, by
     default the first core of every NUMA node that has CPUs; all other online CPUs are
     isolated for guest vCPUs.
@@ -171,6 +180,15 @@ options:
         type: str
         choices: [exclusive, shared]
         default: exclusive
+  sections:
+    description:
+      - Section name to that role's options (without the role-name prefix), e.g.
+        C({hugepages: {thp: madvise, swappiness: 10}}); C({}) for the defaults. Each section
+        holds everything its role writes (kernel arguments, sysctls, sysfs attributes, files,
+        lines, mounts) in the shape of C(docs/contracts.md).
+      - Known sections are C(numa_pinning), C(hugepages), C(sysctl_net) and C(iommu); an option
+        error names the role variable (C(hugepages_swappiness)).
+    type: dict
 attributes:
   action:
     description: Runs as an action plugin on the controller.
@@ -190,7 +208,8 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Runs on the controller only; the facts come from an earlier M(kvmops.hypervisor.kvm_host_facts).
+  - The planning runs on the controller; only missing facts are read on the host, with
+    M(kvmops.hypervisor.kvm_host_facts).
 seealso:
   - module: kvmops.hypervisor.kvm_host_facts
 """
@@ -224,6 +243,13 @@ EXAMPLES = r"""
     hugepage_size: 2M
     hugepages_percent: 50
     housekeeping_cpus: 0-1,32-33
+
+- name: The hugepages role's section, policy from the kvmops_plan_* variables
+  kvmops.hypervisor.host_plan:
+    sections:
+      hugepages:
+        thp: madvise
+        swappiness: 10
 """
 
 RETURN = r"""
@@ -265,23 +291,24 @@ ansible_facts:
           type: dict
           returned: success
           sample: {"0": [2, 34], "1": [3, 35]}
-        kernel_args:
+        numa_pinning:
           description:
-            - Kernel arguments by the owner role that applies them (C(numa_pinning),
-              C(hugepages), C(iommu)), each an ordered list of C([name, value]) pairs
-              (value null for a flag).
+            - The sections asked for (C(numa_pinning), C(hugepages), C(sysctl_net), C(iommu)),
+              each with C(kernel_args) (ordered C([name, value]) pairs, owner = the section's
+              name), C(sysctl) (C({path, values, sources, header})), C(files), C(lines),
+              C(sysfs), C(boot_sysfs) and C(mounts), plus what only that role uses; see
+              C(docs/contracts.md).
           type: dict
-          returned: success
+          returned: when asked for
           sample:
-            numa_pinning: [["isolcpus", "domain,managed_irq,2-31,34-63"], ["irqaffinity", "0-1,32-33"]]
-            hugepages: [["default_hugepagesz", "1G"], ["hugepagesz", "1G"], ["hugepages", "0:16,1:16"]]
-            iommu: [["intel_iommu", "on"]]
+            kernel_args: [["isolcpus", "domain,managed_irq,2-31,34-63"], ["irqaffinity", "0-1,32-33"]]
+            sysctl: {path: /etc/sysctl.d/90-kvmops-numa.conf, values: {kernel.numa_balancing: "0"}}
         hugepage_size_kb:
           description: The huge page size of the plan in kB.
           type: int
           returned: success
           sample: 1048576
-        hugepages:
+        hugepage_pool:
           description:
             - Huge pages per size in kB and NUMA node id.
             - Empty when huge pages are not in play (no O(hugepages_percent), no

@@ -35,128 +35,131 @@ def _row(area, item, expected, actual, status, note=""):
             "status": status, "note": note}
 
 
-def _kernel_rows(facts, plan):
+def _kernel_rows(facts, owner, section):
     kernel = facts.get("kernel") or {}
     running = kernel_part(kernel.get("cmdline") or [])
     pending = kernel.get("pending_cmdline")
     pending = kernel_part(pending) if pending is not None else None
     rows = []
-    for owner in sorted((plan.get("kernel_args") or {})):
-        try:
-            tokens = normalize_args(plan["kernel_args"][owner],
-                                    label="kvm_host_plan.kernel_args.%s" % owner)
-        except CmdlineError as exc:
-            raise AuditError(str(exc))
-        for token in tokens:
-            if token in running:
-                status, actual = APPLIED, "running"
-            elif pending is not None and token in pending:
-                status, actual = PENDING, "next boot"
-            else:
-                status = DRIFTED
-                actual = "absent" if pending is not None else "absent (boot config unreadable)"
-            rows.append(_row("kernel cmdline", "%s: %s" % (owner, token), token, actual, status))
+    try:
+        tokens = normalize_args(section.get("kernel_args") or [], label="kvm_host_plan.%s.kernel_args" % owner)
+    except CmdlineError as exc:
+        raise AuditError(str(exc))
+    for token in tokens:
+        if token in running:
+            status, actual = APPLIED, "running"
+        elif pending is not None and token in pending:
+            status, actual = PENDING, "next boot"
+        else:
+            status = DRIFTED
+            actual = "absent" if pending is not None else "absent (boot config unreadable)"
+        rows.append(_row("kernel cmdline", "%s: %s" % (owner, token), token, actual, status))
     return rows
 
 
-def _isolation_rows(facts, plan, kernel_rows):
-    """The kernel's own view of isolation (sysfs) against the planned arguments."""
-    kernel = facts.get("kernel") or {}
-    rows = []
-    tokens = {}
+def _same(expected, actual):
+    """Values as the kernel shows them: words compared with white space folded, CPU lists
+    as sets (``2-3`` equals ``2,3``)."""
+    if actual is None:
+        return False
+    expected = " ".join(str(expected).split())
+    actual = " ".join(str(actual).split())
+    if expected == actual:
+        return True
     try:
-        for token in normalize_args((plan.get("kernel_args") or {}).get("numa_pinning") or []):
-            name, _sep, value = token.partition("=")
-            tokens[name] = value
-    except CmdlineError as exc:
-        raise AuditError(str(exc))
-    for name, sysfs in (("isolcpus", "isolated"), ("nohz_full", "nohz_full")):
-        if name not in tokens:
-            continue
-        # isolcpus may carry flags before the list: isolcpus=domain,managed_irq,2-7
-        words = [word for word in tokens[name].split(",")
-                 if word and (word[0].isdigit() or word[0] == "N")]
-        try:
-            expected = parse_cpulist(",".join(words))
-        except CpulistError as exc:
-            raise AuditError("kvm_host_plan.kernel_args.numa_pinning %s: %s" % (name, exc))
-        actual = sorted(kernel.get(sysfs) or [])
-        token_pending = any(row["status"] == PENDING and row["expected"].startswith(name + "=")
-                            for row in kernel_rows)
-        if actual == expected:
+        return parse_cpulist(expected) == parse_cpulist(actual)
+    except CpulistError:
+        return False
+
+
+def _shown(value):
+    return "(absent)" if value is None else str(value)
+
+
+def _value_rows(area, wanted, seen, pending_reboot=False):
+    rows = []
+    for item in sorted(wanted):
+        actual = seen.get(item)
+        if _same(wanted[item], actual):
             status = APPLIED
-        elif token_pending:
+        elif pending_reboot:
             status = PENDING
         else:
             status = DRIFTED
-        rows.append(_row("cpu isolation", "/sys/devices/system/cpu/%s" % sysfs,
-                         format_cpulist(expected), format_cpulist(actual), status))
+        rows.append(_row(area, item, str(wanted[item]), _shown(actual), status))
     return rows
 
 
-def _hugepage_rows(facts, plan, kernel_rows):
-    nodes = dict((str(node.get("id")), node) for node in (facts.get("numa") or {}).get("nodes") or [])
-    boot_pending = any(row["status"] == PENDING and row["item"].startswith("hugepages:")
-                       for row in kernel_rows)
+def _file_rows(section, seen):
     rows = []
-    for size in sorted((plan.get("hugepages") or {}), key=int):
-        for node_id in sorted(plan["hugepages"][size], key=int):
-            expected = int(plan["hugepages"][size][node_id])
-            node = nodes.get(str(node_id))
-            pages = ((node or {}).get("hugepages") or {}).get(str(size)) or {}
-            actual = pages.get("total")
-            if actual is None:
-                actual_text = "node absent" if node is None else "size not supported"
-                status = DRIFTED
-            else:
-                actual_text = str(actual)
-                if int(actual) == expected:
-                    status = APPLIED
-                elif boot_pending:
-                    status = PENDING
-                else:
-                    status = DRIFTED
-            rows.append(_row("huge pages", "node %s %s kB" % (node_id, size),
-                             str(expected), actual_text, status))
+    for path in sorted(section.get("files") or {}):
+        wanted = section["files"][path]
+        actual = seen.get("files", {}).get(path)
+        status = APPLIED if wanted == actual else DRIFTED
+        expected = "(absent)" if wanted is None else "%d lines" % len(wanted.splitlines())
+        if actual is None:
+            shown = "(absent)"
+        else:
+            shown = "as planned" if wanted == actual else "%d lines, differs" % len(actual.splitlines())
+        rows.append(_row("file", path, expected, shown, status))
+    for path in sorted(section.get("lines") or {}):
+        found = seen.get("lines", {}).get(path)
+        if found is None:
+            continue  # the file is missing: its package is not installed, nothing to apply
+        for key in sorted(section["lines"][path]):
+            wanted = section["lines"][path][key]
+            actual = found.get(key)
+            status = APPLIED if wanted == actual else DRIFTED
+            rows.append(_row("line", "%s %s" % (path, key), _shown(wanted), _shown(actual), status))
     return rows
 
 
-def _sysctl_rows(sysctl):
-    """Rows from a kvmops.hypervisor.sysctl_check result (profile, live, differ, unknown, readonly)."""
-    sysctl = sysctl or {}
+def _mount_rows(section, seen):
     rows = []
-    profile = sysctl.get("profile") or {}
-    live = sysctl.get("live") or {}
-    differ = set(sysctl.get("differ") or [])
-    for key in sorted(profile):
-        actual = live.get(key)
-        status = DRIFTED if key in differ else APPLIED
-        rows.append(_row("sysctl", key, str(profile[key]), "" if actual is None else str(actual), status))
-    for field, label in (("unknown", "unknown key on this kernel"), ("readonly", "read-only here")):
-        for key in sorted(sysctl.get(field) or []):
-            if key not in profile:
-                rows.append(_row("sysctl", key, "(in profile)", label, DRIFTED))
+    for item in section.get("mounts") or []:
+        path = item["path"]
+        for where, label in (("fstab", "fstab"), ("mounts", "mounted")):
+            entry = seen.get(where, {}).get(path)
+            ok = bool(entry) and entry.get("fstype") == item.get("fstype") and \
+                item.get("opts", "") in (entry.get("opts") or "")
+            actual = "(absent)" if not entry else "%s %s" % (entry.get("fstype"), entry.get("opts"))
+            rows.append(_row("mount", "%s (%s)" % (path, label), "%s %s" % (item.get("fstype"), item.get("opts")),
+                             actual, APPLIED if ok else DRIFTED))
     return rows
 
 
-def audit_rows(facts, plan, sysctl=None):
-    """Rows comparing facts (``kvm_host``) and plan (``kvm_host_plan``).
+def section_names(plan):
+    """The plan's sections: its mapping values that have the generic section keys."""
+    return sorted(name for name, value in plan.items()
+                  if isinstance(value, dict) and "kernel_args" in value and "sysctl" in value)
 
-    ``sysctl`` is the result of kvmops.hypervisor.sysctl_check (``profile``, ``live``,
-    ``differ``, ``unknown``), or None.
-    """
+
+def audit_rows(facts, plan, observed=None):
+    """Rows comparing the plan's sections with the facts (kernel command line) and with
+    what kvmops.hypervisor.section_state read (``observed``), one per item."""
     if not isinstance(facts, dict):
         raise AuditError("kvm_host must be a mapping (run kvmops.hypervisor.kvm_host_facts)")
     if not isinstance(plan, dict):
         raise AuditError("kvm_host_plan must be a mapping (run kvmops.hypervisor.host_plan)")
-    kernel_rows = _kernel_rows(facts, plan)
-    rows = kernel_rows + _isolation_rows(facts, plan, kernel_rows) + _hugepage_rows(facts, plan, kernel_rows)
-    rows += _sysctl_rows(sysctl)
+    observed = observed or {}
+    rows = []
+    for name in section_names(plan):
+        section = plan[name]
+        seen = observed.get(name) or {}
+        kernel_rows = _kernel_rows(facts, name, section)
+        pending = any(row["status"] == PENDING for row in kernel_rows)
+        rows += kernel_rows
+        rows += _value_rows("boot state", section.get("boot_sysfs") or {}, seen.get("boot_sysfs") or {}, pending)
+        if seen:
+            rows += _value_rows("sysctl", (section.get("sysctl") or {}).get("values") or {}, seen.get("sysctl") or {})
+            rows += _value_rows("sysfs", section.get("sysfs") or {}, seen.get("sysfs") or {})
+            rows += _file_rows(section, seen)
+            rows += _mount_rows(section, seen)
     return rows
 
 
-def audit_report(facts, plan, sysctl=None, host=None):
-    rows = audit_rows(facts, plan, sysctl)
+def audit_report(facts, plan, observed=None, host=None):
+    rows = audit_rows(facts, plan, observed)
     summary = dict((status, 0) for status in STATUSES)
     for row in rows:
         summary[row["status"]] += 1

@@ -20,6 +20,8 @@ FACTS = {
     "numa": {"nodes": [{"id": 0, "cpus": list(range(8)), "memory_kb": 16 * 1024 * 1024}]},
     "memory": {"hugepage_sizes_kb": [2048, 1048576]},
     "kernel": {"release": "6.1.0"},
+    "zfs": {"present": False},
+    "libvirt": {"present": False, "networks": []},
 }
 
 
@@ -42,7 +44,69 @@ def test_facts_from_the_host_and_plan_returned():
     assert result["changed"] is False
     host_plan = result["ansible_facts"]["kvm_host_plan"]
     assert host_plan["housekeeping_cpus"] == [0, 4]
-    assert host_plan["kernel_args"]["numa_pinning"][0] == ["isolcpus", "domain,managed_irq,1-3,5-7"]
+    assert "numa_pinning" not in host_plan  # no section asked for
+
+
+def test_policy_from_kvmops_plan_variables_and_options_win():
+    task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_isolation": "isolcpus",
+                 "kvmops_plan_housekeeping_cores_per_node": 2}
+    result = make_action({"sections": {"numa_pinning": {}}}).run(task_vars=task_vars)
+    section = result["ansible_facts"]["kvm_host_plan"]["numa_pinning"]
+    assert section["kernel_args"][0] == ["isolcpus", "domain,managed_irq,2-3,6-7"]
+    result = make_action({"sections": {"numa_pinning": {}}, "housekeeping_cores_per_node": 1}).run(task_vars=task_vars)
+    assert result["ansible_facts"]["kvm_host_plan"]["housekeeping_cpus"] == [0, 4]
+
+
+def test_bad_policy_variable_fails_naming_the_option():
+    task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_isolation": "total"}
+    with pytest.raises(AnsibleActionFail, match="^isolation: "):
+        make_action({"sections": {"numa_pinning": {}}}).run(task_vars=task_vars)
+
+
+def test_bad_section_option_fails_naming_the_role_variable():
+    with pytest.raises(AnsibleActionFail, match="^hugepages_swappiness: "):
+        make_action({"sections": {"hugepages": {"swappiness": 300}}}).run(
+            task_vars={"ansible_facts": {"kvm_host": FACTS}})
+    with pytest.raises(AnsibleActionFail, match="^hugepages_thp: "):
+        make_action({"sections": {"hugepages": {"thp": "sometimes"}}}).run(
+            task_vars={"ansible_facts": {"kvm_host": FACTS}})
+
+
+def test_missing_parts_are_gathered_on_the_host_and_returned():
+    """A role run alone after another gathered only a subset (the old order bug): the
+    action gathers the facts itself instead of failing on cpu.online."""
+    action = make_action({"sections": {"sysctl_net": {}}})
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(module_name)
+        return {"ansible_facts": {"kvm_host": FACTS}}
+    action._execute_module = execute_module
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": {"libvirt": {"present": False}}}})
+    assert calls == ["kvmops.hypervisor.kvm_host_facts"]
+    assert result["ansible_facts"]["kvm_host"] == FACTS
+    assert "sysctl_net" in result["ansible_facts"]["kvm_host_plan"]
+
+
+def test_complete_facts_are_not_gathered_again():
+    action = make_action({"sections": {"sysctl_net": {}}})
+    action._execute_module = MagicMock(side_effect=AssertionError("gathered"))
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
+    assert "kvm_host" not in result["ansible_facts"]
+
+
+def test_sections_of_earlier_roles_are_kept_and_a_complete_plan_reused():
+    first = make_action({"sections": {"numa_pinning": {}}}).run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
+    earlier = first["ansible_facts"]["kvm_host_plan"]
+    task_vars = {"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": earlier}}
+    second = make_action({"sections": {"hugepages": {}}}).run(task_vars=task_vars)
+    merged = second["ansible_facts"]["kvm_host_plan"]
+    assert merged["numa_pinning"] == earlier["numa_pinning"]
+    assert "hugepages" in merged
+    # A plan that has the section asked for (passed in, or computed earlier) is used as it is.
+    given = dict(earlier, housekeeping_cpus=[99])
+    again = make_action({"sections": {"numa_pinning": {}}}).run(task_vars={"kvm_host_plan": given})
+    assert again["ansible_facts"]["kvm_host_plan"]["housekeeping_cpus"] == [99]
 
 
 def test_facts_option_wins_over_host_facts():
@@ -61,12 +125,15 @@ def test_check_mode_gives_the_same_plan():
 
 def test_injected_fact_variable_is_found():
     assert find_facts(None, {"ansible_kvm_host": FACTS}) is FACTS
+    assert find_facts(None, {"kvm_host": FACTS}) is FACTS
     assert find_facts(None, {}) is None
 
 
 def test_missing_facts_fail_naming_facts():
+    action = make_action({})
+    action._execute_module = MagicMock(return_value={"ansible_facts": {}})
     with pytest.raises(AnsibleActionFail, match="^facts: no kvm_host facts"):
-        make_action({}).run(task_vars={})
+        action.run(task_vars={})
 
 
 @pytest.mark.parametrize("args, text", [

@@ -1,105 +1,166 @@
+"""The audit: one row per item of every plan section, from the facts (kernel command
+line) and from what section_state read (observe() on a fixture tree)."""
+
+import os
+
 import pytest
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.observe import observe
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.report import (
     AuditError,
     audit_report,
     audit_table,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import section
+
+NODE1_2M = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
+NODE0_2M = "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
 
 
-def facts(cmdline, pending, isolated=(), pages=None):
-    pages = pages or {}
-    return {
-        "kernel": {"cmdline": cmdline, "pending_cmdline": pending,
-                   "isolated": list(isolated), "nohz_full": []},
-        "numa": {"nodes": [
-            {"id": 0, "cpus": [0, 1], "hugepages": {"2048": {"total": pages.get(0, 0), "free": 0}}},
-            {"id": 1, "cpus": [2, 3], "hugepages": {"2048": {"total": pages.get(1, 0), "free": 0}}},
-        ]},
-    }
+def facts(cmdline, pending):
+    return {"kernel": {"cmdline": cmdline, "pending_cmdline": pending}}
 
 
 PLAN = {
-    "kernel_args": {
-        "numa_pinning": [["isolcpus", "domain,managed_irq,1,3"], ["irqaffinity", "0,2"]],
-        "hugepages": [["hugepagesz", "2M"], ["hugepages", "0:16,1:16"]],
-    },
-    "hugepages": {"2048": {"0": 16, "1": 16}},
+    "housekeeping_cpus": [0, 2],
+    "hugepage_pool": {"2048": {"0": 16, "1": 16}},
+    "numa_pinning": section(
+        kernel_args=[["isolcpus", "domain,managed_irq,1,3"], ["irqaffinity", "0,2"]],
+        boot_sysfs={"/sys/devices/system/cpu/isolated": "1,3"},
+        files={"/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf": "[Manager]\nCPUAffinity=0,2\n"},
+        lines={"/etc/default/irqbalance": {"IRQBALANCE_BANNED_CPULIST": "IRQBALANCE_BANNED_CPULIST=1,3",
+                                           "IRQBALANCE_BANNED_CPUS": None}},
+        sysctl={"path": "/etc/sysctl.d/90-kvmops-numa.conf", "values": {"kernel.numa_balancing": "0"},
+                "sources": {}, "header": ""},
+    ),
+    "hugepages": section(
+        kernel_args=[["hugepagesz", "2M"], ["hugepages", "0:16,1:16"]],
+        boot_sysfs={NODE0_2M: "16", NODE1_2M: "16"},
+        sysfs={"/sys/kernel/mm/transparent_hugepage/enabled": "madvise"},
+        mounts=[{"path": "/dev/hugepages2M", "src": "hugetlbfs", "fstype": "hugetlbfs", "opts": "pagesize=2M"}],
+    ),
     "warnings": ["w"],
 }
 BOOT = ["BOOT_IMAGE=/vmlinuz", "root=UUID=x", "ro"]
 ARGS = ["isolcpus=domain,managed_irq,1,3", "irqaffinity=0,2", "hugepagesz=2M", "hugepages=0:16,1:16"]
 
 
+def write(root, path, text):
+    full = os.path.join(str(root), path.lstrip("/"))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w") as handle:
+        handle.write(text)
+
+
+def converged_tree(root, isolated="1,3", node1_pages="16"):
+    """What a converged host shows, written by hand (not by the roles' code)."""
+    write(root, "/sys/devices/system/cpu/isolated", isolated + "\n")
+    write(root, NODE0_2M, "16\n")
+    write(root, NODE1_2M, node1_pages + "\n")
+    write(root, "/sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n")
+    write(root, "/proc/sys/kernel/numa_balancing", "0\n")
+    write(root, "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf", "[Manager]\nCPUAffinity=0,2\n")
+    write(root, "/etc/default/irqbalance", "#IRQBALANCE_BANNED_CPULIST=\nIRQBALANCE_BANNED_CPULIST=1,3\n")
+    write(root, "/proc/self/mounts", "hugetlbfs /dev/hugepages2M hugetlbfs rw,relatime,pagesize=2M 0 0\n")
+    write(root, "/etc/fstab", "hugetlbfs /dev/hugepages2M hugetlbfs pagesize=2M 0 0\n")
+
+
+def report_for(tmp_path, cmdline, pending, plan=PLAN):
+    return audit_report(facts(cmdline, pending), plan, observe(Reader(str(tmp_path)), plan), host="hv1")
+
+
 def statuses(report, area):
     return [row["status"] for row in report["rows"] if row["area"] == area]
 
 
-def test_fresh_host_reports_drift_everywhere():
-    report = audit_report(facts(BOOT, BOOT), PLAN)
+def test_fresh_host_reports_drift_everywhere(tmp_path):
+    report = report_for(tmp_path, BOOT, BOOT)
     assert report["drifted"] and not report["reboot_pending"]
     assert statuses(report, "kernel cmdline") == ["drifted"] * 4
-    assert statuses(report, "cpu isolation") == ["drifted"]
-    assert statuses(report, "huge pages") == ["drifted", "drifted"]
+    assert statuses(report, "boot state") == ["drifted"] * 3
+    assert set(statuses(report, "file") + statuses(report, "sysctl") + statuses(report, "mount")) == {"drifted"}
+    # irqbalance is not installed (no /etc/default/irqbalance): nothing to apply, no row
+    assert statuses(report, "line") == []
 
 
-def test_written_but_not_rebooted_is_pending():
-    report = audit_report(facts(BOOT, BOOT + ARGS), PLAN)
+def test_written_but_not_rebooted_is_pending(tmp_path):
+    report = report_for(tmp_path, BOOT, BOOT + ARGS)
     assert statuses(report, "kernel cmdline") == ["pending-reboot"] * 4
-    assert statuses(report, "cpu isolation") == ["pending-reboot"]
-    assert statuses(report, "huge pages") == ["pending-reboot"] * 2
-    assert report["reboot_pending"] and not report["drifted"]
+    assert statuses(report, "boot state") == ["pending-reboot"] * 3
+    assert report["reboot_pending"]
 
 
-def test_after_reboot_all_applied():
-    report = audit_report(facts(BOOT + ARGS, BOOT + ARGS, isolated=[1, 3], pages={0: 16, 1: 16}), PLAN)
-    assert report["summary"] == {"applied": 7, "pending-reboot": 0, "drifted": 0}
+def test_converged_host_all_applied(tmp_path):
+    converged_tree(tmp_path)
+    report = report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)
+    assert report["summary"] == {"applied": 14, "pending-reboot": 0, "drifted": 0}, audit_table(report)
 
 
-def test_fewer_pages_than_planned_is_drift_with_numbers():
-    report = audit_report(facts(BOOT + ARGS, BOOT + ARGS, isolated=[1, 3], pages={0: 16, 1: 9}), PLAN)
-    row = [r for r in report["rows"] if r["item"] == "node 1 2048 kB"][0]
+def test_fewer_pages_than_planned_is_drift_with_numbers(tmp_path):
+    converged_tree(tmp_path, node1_pages="9")
+    report = report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)
+    row = [r for r in report["rows"] if r["item"] == NODE1_2M][0]
     assert (row["expected"], row["actual"], row["status"]) == ("16", "9", "drifted")
 
 
-def test_isolation_differs_from_plan():
-    report = audit_report(facts(BOOT + ARGS, BOOT + ARGS, isolated=[3], pages={0: 16, 1: 16}), PLAN)
-    row = [r for r in report["rows"] if r["area"] == "cpu isolation"][0]
+def test_cpu_lists_compare_as_sets(tmp_path):
+    converged_tree(tmp_path, isolated="1-1,3")
+    report = report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)
+    isolated = "/sys/devices/system/cpu/isolated"
+    assert [r["status"] for r in report["rows"] if r["item"] == isolated] == ["applied"]
+    converged_tree(tmp_path, isolated="3")
+    row = [r for r in report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)["rows"] if r["item"] == isolated][0]
     assert (row["expected"], row["actual"], row["status"]) == ("1,3", "3", "drifted")
 
 
-def test_unreadable_boot_config_says_so():
-    report = audit_report(facts(BOOT, None), PLAN)
+def test_edited_file_and_line_drift(tmp_path):
+    converged_tree(tmp_path)
+    write(tmp_path, "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf", "[Manager]\nCPUAffinity=0-3\n")
+    write(tmp_path, "/etc/default/irqbalance", "IRQBALANCE_BANNED_CPUS=0000000a\nIRQBALANCE_BANNED_CPULIST=1,3\n")
+    rows = dict((r["item"], r) for r in report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)["rows"])
+    assert rows["/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf"]["status"] == "drifted"
+    banned = rows["/etc/default/irqbalance IRQBALANCE_BANNED_CPUS"]
+    assert (banned["expected"], banned["actual"], banned["status"]) == ("(absent)", "IRQBALANCE_BANNED_CPUS=0000000a", "drifted")
+
+
+def test_a_new_section_is_audited_without_new_code(tmp_path):
+    plan = {"zfs_storage": section(sysctl={"path": "/etc/sysctl.d/x.conf", "values": {"vm.swappiness": "10"},
+                                           "sources": {}, "header": ""},
+                                   kernel_args=[["zfs.zfs_arc_max", "1073741824"]])}
+    write(tmp_path, "/proc/sys/vm/swappiness", "60\n")
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert [(r["area"], r["item"], r["actual"], r["status"]) for r in rows] == [
+        ("kernel cmdline", "zfs_storage: zfs.zfs_arc_max=1073741824", "absent", "drifted"),
+        ("sysctl", "vm.swappiness", "60", "drifted")]
+
+
+def test_unreadable_boot_config_says_so(tmp_path):
+    report = report_for(tmp_path, BOOT, None)
     assert report["rows"][0]["actual"] == "absent (boot config unreadable)"
 
 
-def test_init_args_after_separator_do_not_count():
-    report = audit_report(facts(BOOT + ["--", "hugepagesz=2M"], BOOT), PLAN)
+def test_init_args_after_separator_do_not_count(tmp_path):
+    report = report_for(tmp_path, BOOT + ["--", "hugepagesz=2M"], BOOT)
     row = [r for r in report["rows"] if r["item"] == "hugepages: hugepagesz=2M"][0]
     assert row["status"] == "drifted"
 
 
-def test_sysctl_rows():
-    sysctl = {"profile": {"net.core.somaxconn": "4096", "vm.max_map_count": "262144"},
-              "live": {"net.core.somaxconn": "4096", "vm.max_map_count": "65530"},
-              "differ": ["vm.max_map_count"], "unknown": ["net.x"]}
-    report = audit_report(facts(BOOT, BOOT), {"kernel_args": {}}, sysctl)
-    rows = dict((r["item"], (r["actual"], r["status"])) for r in report["rows"])
-    assert rows == {"net.core.somaxconn": ("4096", "applied"),
-                    "vm.max_map_count": ("65530", "drifted"),
-                    "net.x": ("unknown key on this kernel", "drifted")}
+def test_without_observations_only_kernel_and_boot_rows():
+    report = audit_report(facts(BOOT + ARGS, BOOT + ARGS), PLAN)
+    assert set(r["area"] for r in report["rows"]) == {"kernel cmdline", "boot state"}
 
 
 def test_bad_input_named():
     with pytest.raises(AuditError, match="kvm_host_plan"):
         audit_report({}, None)
-    with pytest.raises(AuditError, match="kernel_args.numa_pinning"):
-        audit_report(facts(BOOT, BOOT), {"kernel_args": {"numa_pinning": [["bad name", "1"]]}})
+    with pytest.raises(AuditError, match="numa_pinning.kernel_args"):
+        audit_report(facts(BOOT, BOOT), {"numa_pinning": section(kernel_args=[["bad name", "1"]])})
 
 
-def test_table_lines():
-    report = audit_report(facts(BOOT, BOOT + ARGS), PLAN, host="hv1")
+def test_table_lines(tmp_path):
+    report = report_for(tmp_path, BOOT, BOOT + ARGS)
     lines = audit_table(report)
     assert lines[0].split() == ["STATUS", "AREA", "ITEM", "EXPECTED", "ACTUAL"]
     assert len(lines) == 1 + len(report["rows"]) + 1
-    assert lines[-1] == "hv1: 0 applied, 7 pending reboot, 0 drifted"
+    assert lines[-1].startswith("hv1: 0 applied, 7 pending reboot, ")

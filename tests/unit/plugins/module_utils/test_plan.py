@@ -12,7 +12,17 @@ import copy
 import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner as _plan
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError, plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError
+
+# Every section with the options that leave the shared decisions visible as they are:
+# unplaced guests allowed, no transparent_hugepage= (tested in test_plan_sections.py).
+ALL_SECTIONS = {"numa_pinning": {"allow_unplaced": True}, "hugepages": {"thp": "keep"},
+                "sysctl_net": {}, "iommu": {}}
+
+
+def plan(facts, policy=None, **kwargs):
+    kwargs.setdefault("sections", ALL_SECTIONS)
+    return _plan.plan(facts, policy, **kwargs)
 
 GIB_KB = 1024 * 1024
 
@@ -72,7 +82,7 @@ def core_of(facts):
 
 
 def args(result, owner):
-    return [tuple(pair) for pair in result["kernel_args"][owner]]
+    return [tuple(pair) for pair in result[owner]["kernel_args"]]
 
 
 # ----------------------------------------------------------------- CPU sets
@@ -87,7 +97,7 @@ def test_default_keeps_first_core_of_every_node():
     assert result["isolated_by_node"]["1"] == [5, 6, 7, 13, 14, 15]
     assert result["emulator_cpus"] == result["housekeeping_cpus"]
     assert args(result, "numa_pinning") == [("irqaffinity", "0,4,8,12")]
-    assert result["hugepages"] == {}
+    assert result["hugepage_pool"] == {}
     assert args(result, "hugepages") == []
     assert result["guests"] == [] and result["unplaced"] == []
 
@@ -186,7 +196,7 @@ def test_percent_of_memory_after_reserve():
     facts = make_facts(sockets=2, cores=2, smt=1, node_memory_mb=65536)
     result = plan(facts, {"hugepages_percent": 50, "hugepage_size": "1G"})
     # (65536 - 3646) MiB * 50 % = 30945 MiB -> 30 pages of 1 GiB
-    assert result["hugepages"] == {"1048576": {"0": 30, "1": 30}}
+    assert result["hugepage_pool"] == {"1048576": {"0": 30, "1": 30}}
     assert args(result, "hugepages") == [("default_hugepagesz", "1G"), ("hugepagesz", "1G"),
                                          ("hugepages", "0:30,1:30")]
 
@@ -194,14 +204,14 @@ def test_percent_of_memory_after_reserve():
 def test_explicit_counts_and_node_format_with_sparse_ids():
     facts = make_facts(sockets=2, cores=2, smt=1, node_ids=[0, 33])
     result = plan(facts, {"hugepage_size": "2M", "hugepages_per_node": {"0": 512, 33: 1024}})
-    assert result["hugepages"] == {"2048": {"0": 512, "33": 1024}}
+    assert result["hugepage_pool"] == {"2048": {"0": 512, "33": 1024}}
     assert args(result, "hugepages") == [("default_hugepagesz", "2M"), ("hugepagesz", "2M"),
                                          ("hugepages", "0:512,33:1024")]
 
 
 def test_explicit_zero_pool_is_planned_but_needs_no_arguments():
     result = plan(make_facts(sockets=2, cores=2, smt=1), {"hugepages_per_node": {"0": 0}})
-    assert result["hugepages"] == {"1048576": {"0": 0, "1": 0}}
+    assert result["hugepage_pool"] == {"1048576": {"0": 0, "1": 0}}
     assert args(result, "hugepages") == []
 
 
@@ -219,14 +229,14 @@ def test_auto_pool_is_what_hugepage_guests_need():
         {"name": "b", "vcpus": 2, "memory_mb": 4096, "numa_node": 1},
         {"name": "c", "vcpus": 2, "memory_mb": 4096, "numa_node": 1, "hugepages": False}]})
     # 1536 MiB rounds up to two 1 GiB pages
-    assert result["hugepages"] == {"1048576": {"0": 2, "1": 4}}
+    assert result["hugepage_pool"] == {"1048576": {"0": 2, "1": 4}}
     guests = dict((g["name"], g) for g in result["guests"])
     assert guests["c"]["hugepage_size_kb"] is None and guests["a"]["hugepage_size_kb"] == GIB_KB
 
 
 def test_auto_size_is_2m_without_pdpe1gb():
     result = plan(make_facts(sockets=1, cores=2, smt=1, pdpe1gb=False), {"hugepages_percent": 10})
-    assert list(result["hugepages"]) == ["2048"]
+    assert list(result["hugepage_pool"]) == ["2048"]
 
 
 def test_zfs_arc_counts_against_the_reserve():
@@ -236,8 +246,8 @@ def test_zfs_arc_counts_against_the_reserve():
     facts_arc = make_facts(sockets=2, cores=2, smt=1, node_memory_mb=65536, zfs_arc_max=16384 * 1024 * 1024)
     with_facts = plan(facts_arc, {"hugepages_percent": 100, "hugepage_size": "2M"})
     assert with_option["reserved_memory_mb"] == {"0": 3646 + 8192, "1": 3646 + 8192}
-    assert with_facts["hugepages"] == with_option["hugepages"]
-    assert with_option["hugepages"]["2048"]["0"] == without["hugepages"]["2048"]["0"] - 8192 // 2
+    assert with_facts["hugepage_pool"] == with_option["hugepage_pool"]
+    assert with_option["hugepage_pool"]["2048"]["0"] == without["hugepage_pool"]["2048"]["0"] - 8192 // 2
 
 
 def test_zfs_without_arc_maximum_is_warned():
@@ -332,7 +342,7 @@ def test_facts_without_numa_are_one_node():
     del facts["numa"]
     result = plan(facts, {"hugepages_percent": 10})
     assert list(result["housekeeping_by_node"]) == ["0"]
-    assert result["hugepages"]["1048576"]["0"] > 0
+    assert result["hugepage_pool"]["1048576"]["0"] > 0
 
 
 def test_offline_cpus_are_neither_housekeeping_nor_isolated():
@@ -435,7 +445,7 @@ def test_bad_policy_fails_naming_the_option(option, policy, text):
 def test_hugepages_per_node_never_fails_within_the_reserve():
     facts = make_facts(sockets=1, cores=2, smt=1, node_memory_mb=65536)
     # (65536 - 3646) // 1024 = 60 pages of 1 GiB fit, 61 do not
-    assert plan(facts, {"hugepages_per_node": {"0": 60}})["hugepages"]["1048576"]["0"] == 60
+    assert plan(facts, {"hugepages_per_node": {"0": 60}})["hugepage_pool"]["1048576"]["0"] == 60
     with pytest.raises(PlanError, match="hugepages_per_node: node 0: 61 pages"):
         plan(facts, {"hugepages_per_node": {"0": 61}})
 

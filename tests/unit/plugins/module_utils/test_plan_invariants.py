@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner as _plan
+
+ALL_SECTIONS = {"numa_pinning": {"allow_unplaced": True}, "hugepages": {"thp": "keep"}, "iommu": {}}
+
+
+def plan(facts, policy=None):
+    return _plan.plan(facts, policy, sections=ALL_SECTIONS)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
@@ -58,7 +64,7 @@ def check_invariants(facts, policy, result):
     for node in nodes:
         key = str(node["id"])
         assert set(result["housekeeping_by_node"][key]) | set(result["isolated_by_node"][key]) == set(node["cpus"])
-    pairs = result["kernel_args"]["numa_pinning"]
+    pairs = result["numa_pinning"]["kernel_args"]
     assert pairs[-1] == ["irqaffinity", format_cpulist(sorted(housekeeping))]
 
     # guests: every CPU to one vCPU at most, isolated and not emulator; exclusive = own cores
@@ -92,7 +98,7 @@ def check_invariants(facts, policy, result):
 
     # memory: huge pages and guests never eat into a node's reserve
     size_kb = result["hugepage_size_kb"]
-    pages = result["hugepages"].get(str(size_kb), {})
+    pages = result["hugepage_pool"].get(str(size_kb), {})
     overhead = policy.get("guest_overhead_mb", 128)
     for node in nodes:
         key = str(node["id"])

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read, under a root, what a host holds for every generic item of the plan's sections
+(plan/sections/common.py): running sysctl values, sysfs attributes, the text of owned
+files, the KEY= lines of other files, mounts. Never writes, never raises on a missing
+file (reported as None)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import current_values
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import proc_path
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import current_value
+
+
+def _text(reader, path):
+    data = reader.data(path, quiet=True)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        return None
+
+
+def _mounts(reader):
+    """Mount point -> (fstype, options) from /proc/self/mounts."""
+    found = {}
+    for line in (_text(reader, "/proc/self/mounts") or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            found[fields[1]] = {"fstype": fields[2], "opts": fields[3]}
+    return found
+
+
+def _fstab(reader):
+    found = {}
+    for line in (_text(reader, "/etc/fstab") or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and not fields[0].startswith("#"):
+            found[fields[1]] = {"fstype": fields[2], "opts": fields[3]}
+    return found
+
+
+def observe(reader, sections):
+    """``sections``: name -> section. Returns name -> {sysctl, sysfs, boot_sysfs, files,
+    lines, mounts, fstab} with what the host holds for each item."""
+    mounts = None
+    fstab = None
+    result = {}
+    for name, section in sorted((sections or {}).items()):
+        if not isinstance(section, dict):
+            continue
+        seen = {"sysctl": {}, "sysfs": {}, "boot_sysfs": {}, "files": {}, "lines": {},
+                "mounts": {}, "fstab": {}}
+        for key in ((section.get("sysctl") or {}).get("values") or {}):
+            text = _text(reader, proc_path(key))
+            seen["sysctl"][key] = None if text is None else " ".join(text.split())
+        for kind in ("sysfs", "boot_sysfs"):
+            for path in (section.get(kind) or {}):
+                text = _text(reader, path)
+                seen[kind][path] = None if text is None else current_value(text)
+        for path in (section.get("files") or {}):
+            seen["files"][path] = _text(reader, path)
+        for path, keys in (section.get("lines") or {}).items():
+            text = _text(reader, path)
+            seen["lines"][path] = None if text is None else current_values(text, list(keys))
+        if section.get("mounts"):
+            if mounts is None:
+                mounts, fstab = _mounts(reader), _fstab(reader)
+            for item in section["mounts"]:
+                seen["mounts"][item["path"]] = mounts.get(item["path"])
+                seen["fstab"][item["path"]] = fstab.get(item["path"])
+        result[name] = seen
+    return result

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Section ``hugepages``: boot-time and runtime huge pages per node, hugetlbfs mounts and
+libvirt's hugetlbfs_mount, transparent huge pages, KSM, zswap and vm.swappiness.
+Sources of every value: docs/hugepages.md."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.hugepages import (
+    NODE_POOL,
+    HugepagesError,
+    mounts as hugetlbfs_mounts,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.kernel_args import hugepage_args
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import (
+    comment,
+    managed_header,
+    section,
+)
+
+ROLE = "hugepages"
+
+OPTIONS = dict(
+    kernel_args=dict(type="bool", default=True),
+    runtime_allocation=dict(type="bool", default=True),
+    allow_partial=dict(type="bool", default=False),
+    compaction_retries=dict(type="int", default=2),
+    mounts=dict(type="bool", default=True),
+    mount_prefix=dict(type="str", default="/dev/hugepages"),
+    qemu_conf=dict(type="path", default="/etc/libvirt/qemu.conf"),
+    thp=dict(type="str", default="madvise", choices=["always", "madvise", "never", "keep"]),
+    ksm=dict(type="str", default="auto", choices=["auto", "run", "stop", "unmerge", "keep"]),
+    swappiness=dict(type="int"),
+    zswap_enabled=dict(type="bool"),
+    zswap_compressor=dict(type="str", default="keep"),
+    zswap_max_pool_percent=dict(type="int"),
+    tmpfiles_path=dict(type="path", default="/etc/tmpfiles.d/kvmops-memory.conf"),
+    sysctl_path=dict(type="path", default="/etc/sysctl.d/90-kvmops-memory.conf"),
+)
+
+THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
+KSM_RUN = "/sys/kernel/mm/ksm/run"
+ZSWAP = "/sys/module/zswap/parameters/%s"
+
+# /sys/kernel/mm/ksm/run (Documentation/admin-guide/mm/ksm.rst): 0 stop, 1 run,
+# 2 stop and unmerge every merged page.
+KSM_VALUES = {"run": "1", "stop": "0", "unmerge": "2"}
+
+TMPFILES_TEXT = """\
+Memory tunables written at boot by systemd-tmpfiles ("w": write the argument to the
+file if it exists; tmpfiles.d(5)). Sources:
+  /sys/kernel/mm/ksm/run: Documentation/admin-guide/mm/ksm.rst (0 stop, 1 run, 2 unmerge)
+  /sys/module/zswap/parameters/*: Documentation/admin-guide/mm/zswap.rst"""
+
+SYSCTL_TEXT = """\
+Memory reclaim of a KVM host. Applied by `sysctl --system` and at boot by systemd-sysctl."""
+
+SWAPPINESS_SOURCE = ("swappiness, how strongly reclaim prefers swapping anonymous memory over "
+                     "dropping page cache: 0-200, 100 means equal IO cost; the kernel's default is 60")
+
+
+def _check_ranges(options):
+    if options["compaction_retries"] < 0:
+        raise PlanError("hugepages_compaction_retries", "must be 0 or more, got %d" % options["compaction_retries"])
+    swappiness = options["swappiness"]
+    if swappiness is not None and not 0 <= swappiness <= 200:
+        raise PlanError("hugepages_swappiness", "must be from 0 to 200 or null, got %d" % swappiness)
+    percent = options["zswap_max_pool_percent"]
+    if percent is not None and not 1 <= percent <= 100:
+        raise PlanError("hugepages_zswap_max_pool_percent", "must be from 1 to 100 or null, got %d" % percent)
+    if not re.match(r"^/[^\s]*[^/\s]$", options["mount_prefix"] or ""):
+        raise PlanError("hugepages_mount_prefix", "must be an absolute path without spaces or a trailing "
+                        "slash, got %r" % (options["mount_prefix"],))
+    if not re.match(r"^[a-z0-9-]+$", options["zswap_compressor"] or ""):
+        raise PlanError("hugepages_zswap_compressor", "must be keep or a crypto compressor name "
+                        "(lzo, lz4, zstd, ...), got %r" % (options["zswap_compressor"],))
+
+
+def ksm_run(mode, guests):
+    """KSM: auto stops it when the plan pins guests (merging pages across pinned guests
+    moves their memory off their node) and leaves it alone otherwise; keep leaves it."""
+    if mode == "auto":
+        return "0" if guests else None
+    return KSM_VALUES.get(mode)
+
+
+def boot_attributes(options, guests):
+    """Attributes kept at boot by systemd-tmpfiles and set now; None: left alone."""
+    enabled = options["zswap_enabled"]
+    compressor = options["zswap_compressor"]
+    percent = options["zswap_max_pool_percent"]
+    return {
+        KSM_RUN: ksm_run(options["ksm"], guests),
+        ZSWAP % "enabled": None if enabled is None else ("Y" if enabled else "N"),
+        ZSWAP % "compressor": None if compressor == "keep" else compressor,
+        ZSWAP % "max_pool_percent": None if percent is None else str(percent),
+    }
+
+
+def tmpfiles_text(attributes):
+    kept = [(path, value) for path, value in sorted(attributes.items()) if value is not None]
+    if not kept:
+        return None
+    lines = ["w %s - - - - %s\n" % (path, value) for path, value in kept]
+    return comment(managed_header(ROLE, TMPFILES_TEXT)) + "# Type Path Mode User Group Age Argument\n" + "".join(lines)
+
+
+def mount_list(pool, options, page_kb):
+    if not options["mounts"]:
+        return []
+    try:
+        found = hugetlbfs_mounts(pool, prefix=options["mount_prefix"], default_size_kb=page_kb)
+    except HugepagesError as exc:
+        raise PlanError("hugepages", str(exc))
+    return [dict(item, src="hugetlbfs", fstype="hugetlbfs") for item in found]
+
+
+def build(context, options):
+    _check_ranges(options)
+    shared = context.shared
+    pool = shared["hugepage_pool"]
+    page_kb = shared["hugepage_size_kb"]
+
+    kernel_args = []
+    if options["kernel_args"]:
+        kernel_args = hugepage_args(context.topo, context.pages, page_kb, context.version, context.warnings)
+        if options["thp"] != "keep":
+            # transparent_hugepage=<mode> (Documentation/admin-guide/kernel-parameters.txt)
+            kernel_args.append(["transparent_hugepage", options["thp"]])
+
+    mounts = mount_list(pool, options, page_kb)
+    lines = {}
+    libvirt = (context.facts.get("libvirt") or {}) if isinstance(context.facts, dict) else {}
+    if mounts and isinstance(libvirt, dict) and libvirt.get("present"):
+        # libvirt falls back to the first hugetlbfs_mount entry when no mount has the
+        # kernel's default page size (qemu.conf.in, hugetlbfs_mount)
+        paths = ", ".join('"%s"' % item["path"] for item in mounts)
+        lines[options["qemu_conf"]] = {"hugetlbfs_mount": "hugetlbfs_mount = [%s]" % paths}
+
+    attributes = boot_attributes(options, shared["guests"])
+    sysfs = dict((path, value) for path, value in attributes.items() if value is not None)
+    if options["thp"] != "keep":
+        sysfs[THP_ENABLED] = options["thp"]
+
+    boot_sysfs = {}
+    for size, nodes in pool.items():
+        for node, count in nodes.items():
+            boot_sysfs[NODE_POOL % (int(node), int(size))] = str(count)
+
+    values = {}
+    sources = {}
+    if options["swappiness"] is not None:
+        values["vm.swappiness"] = str(options["swappiness"])
+        sources["vm.swappiness"] = SWAPPINESS_SOURCE
+    return section(
+        kernel_args=kernel_args,
+        boot_sysfs=boot_sysfs,
+        sysfs=sysfs,
+        files={options["tmpfiles_path"]: tmpfiles_text(attributes)},
+        lines=lines,
+        mounts=mounts,
+        sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
+                "header": managed_header(ROLE, SYSCTL_TEXT)},
+        runtime={"pages": pool if options["runtime_allocation"] else {},
+                 "allow_partial": options["allow_partial"],
+                 "compaction_retries": options["compaction_retries"]},
+    )
