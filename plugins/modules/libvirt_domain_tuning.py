@@ -207,19 +207,17 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
-    LIVE_SECTIONS,
-    DomainXMLError,
-    apply_plan,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import LIVE_SECTIONS, DomainXMLError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.document import parse_domain
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.edit import apply_plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.guests import planned_cpus, validate_guests
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.live import (
     cpumap,
     cpus_of_map,
     live_pin_actions,
-    parse_domain,
     pending_restart,
-    planned_cpus,
-    tuning_state,
-    validate_guests,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import tuning_state
 
 LIBVIRT_IMPORT_ERROR = None
 try:

@@ -3,22 +3,12 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
-    DomainXMLError,
-    apply_plan,
-    canonical,
-    cpumap,
-    cpus_of_map,
-    desired_state,
-    domain_facts,
-    live_pin_actions,
-    parse_domain,
-    pending_restart,
-    planned_cpus,
-    tuning_state,
-    validate_guests,
-    xml_equal,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import DomainXMLError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.document import canonical, parse_domain, xml_equal
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.edit import apply_plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.guests import planned_cpus, validate_guests
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.live import cpumap, cpus_of_map, live_pin_actions, pending_restart
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import desired_state, domain_facts, tuning_state
 
 OWNED_TOP = ("vcpu", "cputune", "numatune", "memoryBacking")
 
