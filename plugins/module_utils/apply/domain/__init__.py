@@ -30,7 +30,7 @@ A section is rewritten only when its meaning differs from the plan (CPU sets are
 compared as sets, sizes in KiB, defaults filled in), so libvirt's own reformatting of
 the XML never shows up as a change.
 
-The parts, in the order the module uses them (all pure):
+The parts, in the order the module uses them (all pure but ``tune``):
 
 * ``base``: DomainXMLError and the names of the owned sections.
 * ``guests``: validate the plan entries (``validate_guests``, ``planned_cpus``).
@@ -40,6 +40,7 @@ The parts, in the order the module uses them (all pure):
   ``check_domain``).
 * ``edit``: rewrite the owned sections and produce the diff (``apply_plan``).
 * ``live``: pin calls and pending-restart sections of a running domain.
+* ``tune``: drive all of it through a libvirt connection for the module.
 """
 
 from __future__ import absolute_import, division, print_function
