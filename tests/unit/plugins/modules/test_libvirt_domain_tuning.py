@@ -18,11 +18,9 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain_xml import (
-    cpus_of_map,
-    parse_domain,
-    tuning_state,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.document import parse_domain
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.live import cpus_of_map
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import tuning_state
 from ansible_collections.kvmops.hypervisor.plugins.modules import libvirt_domain_tuning
 
 libvirt = pytest.importorskip("libvirt")
