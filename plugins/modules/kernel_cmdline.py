@@ -255,14 +255,16 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
-    CmdlineError,
-    apply_change,
-    grub_cfg_cmdline,
-    plan_change,
-    project,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.apply import apply_change
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.change import plan_change
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg import grub_cfg_cmdline
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import (
     reboot_required,
     running_cmdline,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import (
+    CmdlineError,
+    project,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 

@@ -13,7 +13,11 @@ import stat
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline import core as cm
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners import (
+    grub_dropin_path,
+    parse_grub_dropin,
+    record_path,
+)
 from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
 from module_runner import run_module
 from sysfs_builder import write_file
@@ -258,7 +262,7 @@ def test_kernel_cmdline_file_backend(monkeypatch, host):
     gone = run(monkeypatch, {"owner": "numa", "state": "absent", "backend": "kernel_cmdline_file",
                              "root": str(host)})
     assert gone.result["changed"] and read(host, "/etc/kernel/cmdline") == "root=UUID=1 rw quiet -- splash\n"
-    assert read(host, cm.record_path("numa")) is None
+    assert read(host, record_path("numa")) is None
 
 
 def test_grubby_backend_runs_the_built_commands(monkeypatch, host):
@@ -282,7 +286,7 @@ def test_grubby_backend_runs_the_built_commands(monkeypatch, host):
     outcome = run(monkeypatch, args)
     assert calls == checked.result["commands"]
     assert outcome.result["pending"] == ["root=/dev/vda2", "ro", "intel_iommu=on", "iommu=pt"]
-    assert read(host, cm.record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
+    assert read(host, record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
 
 
 def test_status_without_boot_loader_reports_nothing_required(monkeypatch, tmp_path):
@@ -347,7 +351,7 @@ def test_image_without_grub_tools_writes_drop_in_and_warns(monkeypatch, tmp_path
     first = run(monkeypatch, args)
     assert not first.failed and first.result["changed"] and first.result["backend"] == "grub"
     assert first.result["regenerate_needed"] and not first.result["regenerated"]
-    assert cm.parse_grub_dropin(read(tmp_path, cm.grub_dropin_path("a")), "a") == ["x=1"]
+    assert parse_grub_dropin(read(tmp_path, grub_dropin_path("a")), "a") == ["x=1"]
     assert any("grub-mkconfig is not installed" in warning for warning in warnings)
     assert first.result["pending"] == ["x=1"]
     again = run(monkeypatch, args)
@@ -366,7 +370,7 @@ def test_lab_layout_base_dropin_with_the_same_token(monkeypatch, host):
     first = run(monkeypatch, args)
     assert not first.failed, first.result
     assert first.result["skipped"] == ["intel_iommu=on"]
-    assert cm.parse_grub_dropin(read(host, cm.grub_dropin_path("iommu")), "iommu") == ["iommu=pt"]
+    assert parse_grub_dropin(read(host, grub_dropin_path("iommu")), "iommu") == ["iommu=pt"]
     assert first.result["pending"].count("intel_iommu=on") == 1
     assert first.result["pending"][-2:] == ["iommu=pt", "quiet"]
     assert first.result["reboot_required"] is True
