@@ -11,7 +11,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import tempfile
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners import (
     REMOVED_RECORD,
@@ -21,30 +20,21 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens i
     CmdlineError,
     keys_of,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.files import (
+    fsync_dir,
+    remove,
+    write_text,
+)
 
 
-def write_file(reader, relpath, text, mode=0o644):
-    """Atomically replace ``relpath`` under the root (``text`` None: delete it)."""
+def _write(reader, relpath, text):
+    """Make ``relpath`` under the root hold ``text`` (None: remove it), with the
+    collection's one writer (common/files): compared first, then a temporary file in the
+    same directory, fsynced, mode 0644 (root:root when root), renamed, directory fsynced."""
     full = reader.path(relpath)
     if text is None:
-        if os.path.lexists(full):
-            os.unlink(full)
-        return
-    directory = os.path.dirname(full)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, tmp = tempfile.mkstemp(prefix=".kvmops-", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, full)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return remove(full)
+    return write_text(full, text)
 
 
 def regenerate_grub(reader, grub, run):
@@ -81,6 +71,7 @@ def regenerate_grub(reader, grub, run):
         else:
             os.chmod(tmp, 0o644)
         os.rename(tmp, target)
+        fsync_dir(directory)
         return new != old
     finally:
         if os.path.exists(tmp):
@@ -94,14 +85,14 @@ def apply_change(reader, change, run, regenerate=True):
 
     Returns (regeneration ran, grub.cfg changed)."""
     for relpath in sorted(change.files):
-        write_file(reader, relpath, change.files[relpath])
+        _write(reader, relpath, change.files[relpath])
     for argv in change.commands:
         rc, out, err = run(argv)
         if rc != 0:
             raise CmdlineError("%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()))
     if change.removed:
         keys = removed_keys(reader) | keys_of(change.removed)
-        write_file(reader, REMOVED_RECORD, "".join("%s\n" % key for key in sorted(keys)))
+        _write(reader, REMOVED_RECORD, "".join("%s\n" % key for key in sorted(keys)))
     if not (change.regenerate and regenerate and change.backend == "grub"):
         return False, False
     if not change.grub.get("mkconfig"):

@@ -69,7 +69,7 @@ def test_split_arg():
 
 def test_normalize_mapping_keeps_order_and_flags():
     assert normalize_args({"isolcpus": "2-5", "nosoftlockup": None, "iommu": "pt",
-                              "hugepages": 4, "x": 1.5}) == [
+                           "hugepages": 4, "x": 1.5}) == [
         "isolcpus=2-5", "nosoftlockup", "iommu=pt", "hugepages=4", "x=1.5"]
 
 
@@ -120,14 +120,14 @@ def test_bad_owner(owner):
 def test_merge_same_key_two_owners_names_both():
     with pytest.raises(CmdlineError) as info:
         merge_owner("hugepages", ["hugepages=4"], {"numa_pinning": ["isolcpus=2", "hugepages=8"]},
-                       [], "base")
+                    [], "base")
     assert "'numa_pinning'" in str(info.value) and "'hugepages'" in str(info.value)
     assert "hugepages" in str(info.value)
 
 
 def test_merge_identical_base_token_is_not_duplicated():
     write, skipped = merge_owner("sriov", ["intel_iommu=on", "iommu=pt"], {},
-                                    ["ro", "quiet", "intel_iommu=on"], "base")
+                                 ["ro", "quiet", "intel_iommu=on"], "base")
     assert write == ["iommu=pt"] and skipped == ["intel_iommu=on"]
 
 

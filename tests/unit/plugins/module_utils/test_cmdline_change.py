@@ -156,7 +156,7 @@ def test_plan_grubby_refuses_repeated_names(tmp_path):
     reader = bls_host(tmp_path)
     with pytest.raises(CmdlineError, match="repeated names"):
         plan_change(reader, "hugepages", ["hugepagesz=1G", "hugepages=2", "hugepagesz=2M", "hugepages=9"],
-                       backend="grubby", which=which_fake)
+                    backend="grubby", which=which_fake)
 
 
 def test_detect_backend(tmp_path):
