@@ -37,6 +37,14 @@ def _write(reader, relpath, text):
     return write_text(full, text)
 
 
+def regenerate_commands(grub):
+    """The commands regenerate_grub runs, as they are reported when skipped."""
+    commands = [[grub["mkconfig"], "-o", grub["cfg"]]]
+    if grub.get("check"):
+        commands.append([grub["check"], grub["cfg"]])
+    return commands
+
+
 def regenerate_grub(reader, grub, run):
     """grub-mkconfig to a temporary file, grub-script-check it, then rename it over
     grub.cfg; on any failure the old grub.cfg is left as it was."""
@@ -83,13 +91,21 @@ def apply_change(reader, change, run, regenerate=True):
     installed: without it, as in an image whose boot loader is not installed yet, the
     drop-ins wait for the package's own grub-mkconfig run, with a warning).
 
+    ``run(argv) -> (rc, out, err)`` runs a command. ``run=None`` runs none (a tree under a
+    root other than /: the boot loader tools would act on the running system, not on it):
+    the files are written, and the commands and the regeneration that would have run are
+    appended to ``change.commands_skipped``.
+
     Returns (regeneration ran, grub.cfg changed)."""
     for relpath in sorted(change.files):
         _write(reader, relpath, change.files[relpath])
-    for argv in change.commands:
-        rc, out, err = run(argv)
-        if rc != 0:
-            raise CmdlineError("%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()))
+    if run is None:
+        change.commands_skipped.extend(change.commands)
+    else:
+        for argv in change.commands:
+            rc, out, err = run(argv)
+            if rc != 0:
+                raise CmdlineError("%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()))
     if change.removed:
         keys = removed_keys(reader) | keys_of(change.removed)
         _write(reader, REMOVED_RECORD, "".join("%s\n" % key for key in sorted(keys)))
@@ -98,5 +114,8 @@ def apply_change(reader, change, run, regenerate=True):
     if not change.grub.get("mkconfig"):
         reader.warn("grub-mkconfig is not installed: %s was not regenerated; the kvmops "
                     "drop-ins take effect when it is (installing GRUB runs it)" % change.grub["cfg"])
+        return False, False
+    if run is None:
+        change.commands_skipped.extend(regenerate_commands(change.grub))
         return False, False
     return True, regenerate_grub(reader, change.grub, run)

@@ -73,13 +73,15 @@ class Change(object):
     regenerate (GRUB config to regenerate: True/False), before/after (the command line
     the boot loader configuration gives, as text), pending (predicted tokens of the next
     boot once the configuration is regenerated), owned_keys, tokens (this owner's),
-    skipped, changed.
+    skipped, changed; commands_skipped (argv lists apply_change did not run because it was
+    given no runner).
     """
 
     def __init__(self):
         self.backend = None
         self.files = {}
         self.commands = []
+        self.commands_skipped = []
         self.regenerate = False
         self.grub = None
         self.before = ""
