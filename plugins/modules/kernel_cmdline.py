@@ -80,8 +80,11 @@ options:
     description:
       - Regenerate the GRUB configuration now when this call changed a drop-in (or found
         C(grub.cfg) out of date for the arguments kvmops owns).
-      - Roles set V(false) and notify the handler of the C(kvmops.hypervisor.reboot) role,
-        which regenerates once per play with O(regenerate_only=true).
+      - Roles set V(false) and notify C(kvmops boot config changed); the handler that listens
+        to it, C(Regenerate the boot loader configuration) in the C(kvmops.hypervisor.plan)
+        role (C(roles/plan/handlers/main.yml)), regenerates once per play with
+        O(regenerate_only=true). The C(kvmops.hypervisor.reboot) role flushes handlers before
+        it compares command lines.
       - When V(false) and a regeneration is needed the result is changed and has
         RV(regenerate_needed=true) until it happens.
     type: bool
@@ -94,8 +97,13 @@ options:
     default: false
   root:
     description:
-      - Root of the file system tree to read and write (tests). The boot loader tools
-        (C(grub-mkconfig), C(grubby)) still act on the running system.
+      - Internal, for tests; leave it at V(/) on hosts.
+      - Root of the file system tree to read and write.
+      - "With a root other than V(/) the module writes the files under it and runs no command
+        (C(grub-mkconfig) or C(update-grub), C(grub-script-check), C(grubby), C(kernel-install)):
+        they would act on the running system, not on the tree. The commands not run are
+        returned in RV(commands_skipped), with a warning, and RV(regenerate_needed) stays
+        V(true)."
     type: path
     default: /
 attributes:
@@ -116,6 +124,10 @@ notes:
     kernel's arguments (C(Documentation/admin-guide/kernel-parameters.rst)).
   - grubby keeps one value per parameter name, so an owner whose arguments repeat a name is
     rejected on the V(grubby) backend.
+  - "The roles that add kernel arguments defer the GRUB regeneration to one handler,
+    C(Regenerate the boot loader configuration) (C(listen: kvmops boot config changed)),
+    defined in the C(kvmops.hypervisor.plan) role (C(roles/plan/handlers/main.yml)), which
+    every applying role imports."
   - See C(docs/kernel_cmdline.md) in the collection for the design.
 seealso:
   - name: The kernel's command-line parameters
@@ -246,23 +258,37 @@ files:
   elements: str
   sample: [/etc/default/grub.d/90-kvmops-hugepages.cfg]
 commands:
-  description: Commands run (or that would run in check mode), as argument lists.
+  description:
+    - Commands of the backend run (or that would run in check mode, or were not run because
+      O(root) is not V(/)), as argument lists. The GRUB regeneration is not listed here.
   returned: always
   type: list
   elements: list
   sample: [[/usr/sbin/grubby, --update-kernel=ALL, --args=intel_iommu=on iommu=pt]]
+commands_skipped:
+  description:
+    - Commands not run because O(root) is not V(/) (they act on the running system), as
+      argument lists, the GRUB regeneration included. Empty with O(root=/) and in check mode.
+  returned: always
+  type: list
+  elements: list
+  sample: [[/usr/sbin/grub-mkconfig, -o, /boot/grub/grub.cfg], [/usr/sbin/grub-script-check, /boot/grub/grub.cfg]]
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
-    CmdlineError,
-    apply_change,
-    grub_cfg_cmdline,
-    plan_change,
-    project,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.apply import apply_change
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.change import plan_change
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg import grub_cfg_cmdline
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import (
     reboot_required,
     running_cmdline,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import (
+    CmdlineError,
+    project,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
@@ -285,6 +311,9 @@ def main():
     )
     params = module.params
     reader = Reader(params["root"])
+    # The seam for tests: under another root, files are written there and no command runs
+    # (grub-mkconfig, grubby... would change the running system, not the tree).
+    on_host = os.path.realpath(params["root"]) == "/"
 
     def which(name):
         return module.get_bin_path(name)
@@ -301,7 +330,8 @@ def main():
         ran = regenerated = False
         do_regenerate = params["regenerate"] or params["regenerate_only"]
         if not module.check_mode:
-            ran, regenerated = apply_change(reader, change, run, regenerate=do_regenerate)
+            ran, regenerated = apply_change(reader, change, run if on_host else None,
+                                            regenerate=do_regenerate)
     except CmdlineError as exc:
         module.fail_json(msg=str(exc), **({"warnings": reader.warnings} if reader.warnings else {}))
     except (IOError, OSError) as exc:
@@ -315,6 +345,10 @@ def main():
     changed = change.changed
     if params["regenerate_only"] and not module.check_mode:
         changed = regenerated
+    if change.commands_skipped:
+        reader.warn("root is %s, not /: these commands were not run, they would act on the "
+                    "running system, not on that tree: %s" % (
+                        params["root"], "; ".join(" ".join(argv) for argv in change.commands_skipped)))
     for warning in reader.warnings:
         module.warn(warning)
     result = dict(
@@ -332,6 +366,7 @@ def main():
         regenerate_needed=regenerate_needed,
         files=sorted(change.files),
         commands=change.commands,
+        commands_skipped=change.commands_skipped,
     )
     if params["owner"] is None and not params["regenerate_only"]:
         result["ansible_facts"] = dict(kvmops_reboot_required=result["reboot_required"])

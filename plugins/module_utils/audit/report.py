@@ -9,10 +9,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.args import normalize_args
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import (
     CmdlineError,
     kernel_part,
-    normalize_args,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
     CpulistError,

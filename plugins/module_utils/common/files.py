@@ -65,7 +65,8 @@ def diff(path, text, label=None):
             "after_header": label if text is not None else "%s (absent)" % label}
 
 
-def _fsync_dir(directory):
+def fsync_dir(directory):
+    """fsync a directory, so a rename or unlink in it survives a power cut (best effort)."""
     try:
         handle = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -107,7 +108,7 @@ def write_text(path, text, mode=DEFAULT_MODE, check=False):
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return True
 
 
@@ -117,5 +118,5 @@ def remove(path, check=False):
         return False
     if not check:
         os.unlink(path)
-        _fsync_dir(os.path.dirname(path) or ".")
+        fsync_dir(os.path.dirname(path) or ".")
     return True

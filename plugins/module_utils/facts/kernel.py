@@ -17,10 +17,8 @@ __metaclass__ = type
 import io
 import re
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.core import (
-    pending_cmdline,
-    split_cmdline,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import pending_cmdline
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import split_cmdline
 
 # Build options that decide what the plan may propose (kernel_args, huge pages, IOMMU...).
 CONFIG_OPTIONS = (

@@ -1,55 +1,30 @@
 """The kernel_cmdline module end to end on a tmp root.
 
-grub-mkconfig and grub-script-check are small shell scripts put first on PATH: the fake
-grub-mkconfig sources the tree's /etc/default/grub and grub.d/*.cfg with a real /bin/sh
-(as the real one does) and writes a Debian-like grub.cfg, so the drop-ins' shell quoting
-and the module's own reading of them are checked against a real shell.
+The module option ``root`` (internal, for tests) makes the module read and write the tree
+under it and run NO command: grub-mkconfig, grub-script-check and grubby would act on the
+running system, not on the tree. Every test here replaces AnsibleModule.run_command by one
+that fails the test, and the fake GRUB tools on PATH (tests/unit/fake_grub.py) log any call.
+Regeneration under a temporary root is tested where the runner is injected explicitly, at
+the module_utils level (tests/unit/plugins/module_utils/test_cmdline_apply.py).
 """
 
 import hashlib
 import os
-import stat
 
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline import core as cm
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners import (
+    grub_dropin_path,
+    parse_grub_dropin,
+    record_path,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader as real_reader
 from ansible_collections.kvmops.hypervisor.plugins.modules import kernel_cmdline
+from fake_grub import install as install_fake_grub
+from fake_grub import mkconfig_calls
 from module_runner import run_module
 from sysfs_builder import write_file
-
-FAKE_MKCONFIG = r"""#!/bin/sh
-set -e
-out=
-while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift 2 ;; *) shift ;; esac
-done
-[ -n "$out" ] || exit 64
-ROOT="$FAKE_GRUB_ROOT"
-. "$ROOT/etc/default/grub"
-for x in "$ROOT"/etc/default/grub.d/*.cfg; do
-  if [ -e "$x" ]; then . "$x"; fi
-done
-echo "fake grub-mkconfig called" >> "$ROOT/mkconfig.log"
-cat > "$out" <<EOF
-set default="0"
-menuentry 'Debian GNU/Linux' --class debian \$menuentry_id_option 'gnulinux-simple-1' {
-    linux    /boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}
-    initrd    /boot/initrd.img-6.1.0-13-amd64
-}
-menuentry 'Debian GNU/Linux (recovery mode)' {
-    linux    /boot/vmlinuz-6.1.0-13-amd64 root=UUID=1 ro single ${GRUB_CMDLINE_LINUX}
-}
-EOF
-if [ -n "$FAKE_GRUB_BREAK" ]; then echo "menuentry 'broken' {" >> "$out"; fi
-"""
-
-# Stands in for grub-script-check: counts braces (what the broken output gets wrong).
-FAKE_CHECK = r"""#!/bin/sh
-opens=$(tr -cd '{' < "$1" | wc -c)
-closes=$(tr -cd '}' < "$1" | wc -c)
-if [ "$opens" != "$closes" ]; then echo "$1: syntax error: unbalanced braces" >&2; exit 1; fi
-"""
 
 
 def run(monkeypatch, args, check_mode=False):
@@ -82,15 +57,22 @@ def tree_hash(root):
     return digest.hexdigest()
 
 
+def no_command(self, argv, **_kwargs):
+    raise AssertionError("kernel_cmdline ran %r with a root other than /" % (argv,))
+
+
+@pytest.fixture(autouse=True)
+def no_host_commands(monkeypatch):
+    """With a root other than /, the module must not run any command."""
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", no_command)
+
+
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     """A Debian host tree (root/) and fake GRUB tools on PATH (bin/, outside the tree)."""
     root = tmp_path / "root"
     bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for name, text in (("grub-mkconfig", FAKE_MKCONFIG), ("grub-script-check", FAKE_CHECK)):
-        path = put(bindir, name, text)
-        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    install_fake_grub(bindir)
     monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ.get("PATH", "")))
     monkeypatch.setenv("FAKE_GRUB_ROOT", str(root))
     monkeypatch.delenv("FAKE_GRUB_BREAK", raising=False)
@@ -104,8 +86,11 @@ def host(tmp_path, monkeypatch):
     return root
 
 
-def mkconfig_calls(root):
-    return (read(root, "/mkconfig.log") or "").count("called")
+def regeneration(tmp_path):
+    """The commands a GRUB regeneration runs, as the module reports them when skipped."""
+    bindir = str(tmp_path / "bin")
+    return [[bindir + "/grub-mkconfig", "-o", "/boot/grub/grub.cfg"],
+            [bindir + "/grub-script-check", "/boot/grub/grub.cfg"]]
 
 
 HUGEPAGES = ["default_hugepagesz=1G", ["hugepagesz", "1G"], ["hugepages", "0:4,1:4"],
@@ -114,31 +99,48 @@ HUGEPAGES_TOKENS = ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:4,1:4
                     "hugepagesz=2M", "hugepages=0:512"]
 
 
-def test_first_boot_config_then_idempotent(monkeypatch, host):
-    # grub.cfg does not exist yet: it is generated
+def test_first_run_writes_the_drop_in_and_runs_no_command(monkeypatch, host, tmp_path):
+    """root is not /: the drop-in is written under it; grub-mkconfig is NOT run (it would
+    regenerate the real host's grub.cfg): the result lists it as skipped, with a warning."""
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
     first = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
     assert not first.failed, first.result
     res = first.result
-    assert res["changed"] and res["regenerated"] and not res["regenerate_needed"]
+    assert res["changed"] and not res["regenerated"] and res["regenerate_needed"]
+    assert res["commands_skipped"] == regeneration(host.parent)
+    assert any("not /" in warning and "grub-mkconfig" in warning for warning in warnings)
+    assert mkconfig_calls(host) == 0 and read(host, "/boot/grub/grub.cfg") is None
     assert res["backend"] == "grub"
     assert res["files"] == ["/etc/default/grub.d/90-kvmops-hugepages.cfg"]
     assert res["tokens"] == HUGEPAGES_TOKENS
-    # read back from the grub.cfg the fake grub-mkconfig generated with /bin/sh
-    assert res["pending"] == (["BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64", "root=UUID=1", "ro",
-                               "console=ttyS0,115200n8"] + HUGEPAGES_TOKENS + ["quiet"])
+    # predicted: no grub.cfg yet, so the defaults GRUB will add
+    assert res["pending"] == ["console=ttyS0,115200n8"] + HUGEPAGES_TOKENS + ["quiet"]
     assert res["running"][-1] == "quiet"
     assert res["reboot_required"] is True
     assert res["owned_keys"] == ["default_hugepagesz", "hugepages", "hugepagesz"]
     assert res["diff"]["before"] == "console=ttyS0,115200n8 quiet\n"
     assert res["diff"]["after"] == "console=ttyS0,115200n8 %s quiet\n" % " ".join(HUGEPAGES_TOKENS)
     assert read(host, "/etc/default/grub").startswith("# If you change this file")
-    assert mkconfig_calls(host) == 1
 
     second = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
     assert not second.failed and not second.result["changed"]
+    assert second.result["commands_skipped"] == []
     assert second.result["diff"]["before"] == second.result["diff"]["after"]
     assert second.result["reboot_required"] is True  # still not rebooted
-    assert mkconfig_calls(host) == 1
+    assert mkconfig_calls(host) == 0
+
+
+def test_root_slash_runs_the_commands(monkeypatch, host):
+    """The seam is the root only: with root / the module runs what it planned (here the
+    handler's regeneration; the runner is a recorder, nothing touches the host)."""
+    calls = []
+    monkeypatch.setattr(basic.AnsibleModule, "run_command",
+                        lambda self, argv, **_kwargs: calls.append(argv) or (1, "", "recorded"))
+    monkeypatch.setattr(kernel_cmdline, "Reader", lambda root: real_reader(str(host)))
+    outcome = run(monkeypatch, {"owner": "a", "args": ["x=1"]})
+    assert outcome.failed and "recorded" in outcome.result["msg"]
+    assert calls and calls[0][0].endswith("/grub-mkconfig") and calls[0][1] == "-o"
 
 
 def test_after_reboot_nothing_required(monkeypatch, host):
@@ -161,7 +163,8 @@ def test_check_mode_writes_nothing_and_predicts(monkeypatch, host):
     assert res["regenerate_needed"] and not res["regenerated"]
     assert res["diff"]["after"] == "console=ttyS0,115200n8 %s isolcpus=2-3 quiet\n" % " ".join(HUGEPAGES_TOKENS)
     assert res["reboot_required"] is True
-    # the prediction is what the real run then reads back from grub.cfg
+    # check mode predicts what the real run reports (that the prediction is what grub.cfg
+    # holds once regenerated is tested with an injected runner in test_cmdline_apply.py)
     real = run(monkeypatch, {"owner": "hugepages", "args": HUGEPAGES, "root": str(host)})
     assert real.result["pending"] == res["pending"]
     assert real.result["diff"] == res["diff"]
@@ -209,36 +212,19 @@ def test_bad_arg_fails_before_writing(monkeypatch, host):
     assert tree_hash(host) == before
 
 
-def test_failed_check_keeps_old_grub_cfg(monkeypatch, host):
+def test_deferred_regeneration_then_handler_runs_no_command(monkeypatch, host):
     run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
-    old = read(host, "/boot/grub/grub.cfg")
-    monkeypatch.setenv("FAKE_GRUB_BREAK", "1")
-    outcome = run(monkeypatch, {"owner": "a", "args": ["x=2"], "root": str(host)})
-    assert outcome.failed and "unbalanced braces" in outcome.result["msg"]
-    assert read(host, "/boot/grub/grub.cfg") == old
-    assert sorted(os.listdir(str(host / "boot" / "grub"))) == ["grub.cfg"]
-    # the drop-in was written: the next run (fixed tool) sees grub.cfg out of date and regenerates
-    monkeypatch.delenv("FAKE_GRUB_BREAK")
-    fixed = run(monkeypatch, {"owner": "a", "args": ["x=2"], "root": str(host)})
-    assert fixed.result["changed"] and fixed.result["files"] == [] and fixed.result["regenerated"]
-    assert "x=2" in fixed.result["pending"]
-
-
-def test_deferred_regeneration_then_handler(monkeypatch, host):
-    run(monkeypatch, {"owner": "a", "args": ["x=1"], "root": str(host)})
-    calls = mkconfig_calls(host)
     one = run(monkeypatch, {"owner": "a", "args": ["x=1", "y"], "regenerate": False, "root": str(host)})
     two = run(monkeypatch, {"owner": "b", "args": ["z=3"], "regenerate": False, "root": str(host)})
     assert one.result["changed"] and one.result["regenerate_needed"] and two.result["regenerate_needed"]
+    assert one.result["commands_skipped"] == []  # regenerate: false, nothing was due to run
     assert two.result["pending"][-4:] == ["x=1", "y", "z=3", "quiet"]  # predicted
-    assert mkconfig_calls(host) == calls
     handler = run(monkeypatch, {"regenerate_only": True, "root": str(host)})
-    assert handler.result["changed"] and handler.result["regenerated"]
-    assert mkconfig_calls(host) == calls + 1
+    assert not handler.failed and not handler.result["changed"]
+    assert not handler.result["regenerated"] and handler.result["regenerate_needed"]
+    assert handler.result["commands_skipped"] == regeneration(host.parent)
     assert handler.result["pending"] == two.result["pending"]
-    # nothing left to do for either owner
-    assert not run(monkeypatch, {"owner": "a", "args": ["x=1", "y"], "regenerate": False,
-                                 "root": str(host)}).result["changed"]
+    assert mkconfig_calls(host) == 0
 
 
 def test_regenerate_only_excludes_owner(monkeypatch, host):
@@ -258,31 +244,25 @@ def test_kernel_cmdline_file_backend(monkeypatch, host):
     gone = run(monkeypatch, {"owner": "numa", "state": "absent", "backend": "kernel_cmdline_file",
                              "root": str(host)})
     assert gone.result["changed"] and read(host, "/etc/kernel/cmdline") == "root=UUID=1 rw quiet -- splash\n"
-    assert read(host, cm.record_path("numa")) is None
+    assert read(host, record_path("numa")) is None
 
 
-def test_grubby_backend_runs_the_built_commands(monkeypatch, host):
+def test_grubby_backend_lists_the_commands_and_runs_none(monkeypatch, host):
     put(host, "/boot/loader/entries/m-5.14.0.conf",
         "title T\nversion 5.14.0\nlinux /vmlinuz-5.14.0\noptions root=/dev/vda2 ro\n")
-    calls = []
-
-    def run_command(self, argv, **_kwargs):
-        calls.append(argv)
-        return 0, "", ""
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, *a, **k: "/usr/sbin/grubby" if name == "grubby" else None)
     args = {"owner": "sriov", "args": {"intel_iommu": "on", "iommu": "pt"}, "backend": "grubby",
             "root": str(host)}
+    expected = [["/usr/sbin/grubby", "--update-kernel=ALL", "--args=intel_iommu=on iommu=pt"]]
     checked = run(monkeypatch, args, check_mode=True)
-    assert checked.result["changed"] and calls == []
-    assert checked.result["commands"] == [["/usr/sbin/grubby", "--update-kernel=ALL",
-                                           "--args=intel_iommu=on iommu=pt"]]
-    outcome = run(monkeypatch, args)
-    assert calls == checked.result["commands"]
+    assert checked.result["changed"] and checked.result["commands"] == expected
+    assert checked.result["commands_skipped"] == []
+    outcome = run(monkeypatch, args)  # run_command fails the test if called
+    assert not outcome.failed, outcome.result
+    assert outcome.result["commands"] == expected and outcome.result["commands_skipped"] == expected
     assert outcome.result["pending"] == ["root=/dev/vda2", "ro", "intel_iommu=on", "iommu=pt"]
-    assert read(host, cm.record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
+    assert read(host, record_path("sriov")).splitlines()[-2:] == ["intel_iommu=on", "iommu=pt"]
 
 
 def test_status_without_boot_loader_reports_nothing_required(monkeypatch, tmp_path):
@@ -308,7 +288,7 @@ def test_status_sets_the_fact(monkeypatch, host):
 
 def test_reboot_role(host, tmp_path):
     """The reboot role as a play runs it (roles/reboot/tests/fake_root.yml, on localhost):
-    regenerate once, report and set kvmops_reboot_required when not allowed; verify fails
+    flush the handler (which, under a fake root, runs no command), report and set kvmops_reboot_required when not allowed; verify fails
     loudly; when allowed the hook runs first and the reboot is tried at most once (the
     reboot action refuses a local connection, so nothing reboots)."""
     import subprocess
@@ -333,8 +313,8 @@ def test_reboot_role(host, tmp_path):
     assert "failed=0" in done.stdout and "rescued=2" in done.stdout
     assert "REBOOT REQUIRED on localhost, not done because kvmops_reboot_allowed is false" in done.stdout
     assert "already rebooted once in this run" in done.stdout
-    assert mkconfig_calls(host) == 1
-    assert "isolcpus=2-3 nohz_full=2-3 quiet" in read(host, "/boot/grub/grub.cfg")
+    # the handler ran against the tree's root, so it regenerated nothing on this machine
+    assert mkconfig_calls(host) == 0 and read(host, "/boot/grub/grub.cfg") is None
 
 
 def test_image_without_grub_tools_writes_drop_in_and_warns(monkeypatch, tmp_path):
@@ -347,7 +327,7 @@ def test_image_without_grub_tools_writes_drop_in_and_warns(monkeypatch, tmp_path
     first = run(monkeypatch, args)
     assert not first.failed and first.result["changed"] and first.result["backend"] == "grub"
     assert first.result["regenerate_needed"] and not first.result["regenerated"]
-    assert cm.parse_grub_dropin(read(tmp_path, cm.grub_dropin_path("a")), "a") == ["x=1"]
+    assert parse_grub_dropin(read(tmp_path, grub_dropin_path("a")), "a") == ["x=1"]
     assert any("grub-mkconfig is not installed" in warning for warning in warnings)
     assert first.result["pending"] == ["x=1"]
     again = run(monkeypatch, args)
@@ -366,7 +346,7 @@ def test_lab_layout_base_dropin_with_the_same_token(monkeypatch, host):
     first = run(monkeypatch, args)
     assert not first.failed, first.result
     assert first.result["skipped"] == ["intel_iommu=on"]
-    assert cm.parse_grub_dropin(read(host, cm.grub_dropin_path("iommu")), "iommu") == ["iommu=pt"]
+    assert parse_grub_dropin(read(host, grub_dropin_path("iommu")), "iommu") == ["iommu=pt"]
     assert first.result["pending"].count("intel_iommu=on") == 1
     assert first.result["pending"][-2:] == ["iommu=pt", "quiet"]
     assert first.result["reboot_required"] is True
