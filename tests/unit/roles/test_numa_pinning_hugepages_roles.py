@@ -1,21 +1,21 @@
-"""Static checks of the plan, numa_pinning and hugepages roles.
-
-Every variable a role uses is in its argument spec, every default in defaults/main.yml
-equals the spec's, the README names every option, and the templates render what the
-kernel and systemd read.
+"""Static checks of the roles: every variable a role uses is in its argument spec, every
+default in defaults/main.yml equals the spec's and the planner section's, roles decide no
+value (vars/main.yml only passes variables through), every section with kernel arguments
+has a role that applies it, and the README names every option.
 """
 
 import os
 import re
 
-import jinja2
 import pytest
 import yaml
 
-from ansible_collections.kvmops.hypervisor.plugins.filter.cpulist import cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import ARGUMENT_SPEC
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLES = ("plan", "numa_pinning", "hugepages", "reboot")
+ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "reboot")
+APPLYING = ("numa_pinning", "hugepages", "sysctl_net")
 
 
 def load(role, *parts):
@@ -28,14 +28,21 @@ def spec(role):
     return yaml.safe_load(load(role, "meta", "argument_specs.yml"))["argument_specs"]["main"]["options"]
 
 
-def role_texts(role):
-    texts = []
-    for sub in ("tasks", "handlers", "vars", "templates"):
+def role_files(role, subs=("tasks", "handlers", "vars", "templates")):
+    found = []
+    for sub in subs:
         folder = os.path.join(ROOT, "roles", role, sub)
         if os.path.isdir(folder):
             for name in sorted(os.listdir(folder)):
-                with open(os.path.join(folder, name)) as handle:
-                    texts.append(handle.read())
+                found.append(os.path.join(folder, name))
+    return found
+
+
+def role_texts(role):
+    texts = []
+    for path in role_files(role):
+        with open(path) as handle:
+            texts.append(handle.read())
     return "\n".join(texts)
 
 
@@ -43,18 +50,18 @@ def role_texts(role):
 def test_every_used_variable_is_in_the_spec(role):
     options = spec(role)
     used = set(re.findall(r"(?<![\w.])(?:%s|kvmops|kvm)_[a-z0-9_]+" % role, role_texts(role)))
-    # Registered results, facts and the handler topic are not inputs.
-    used -= {"kvm_host_facts", "kvm_host_plan_facts", "kvmops_reboot_required"}
-    # kvmops_plan_* are the plan role's inputs (checked there); "kvmops_plan_*" in comments.
+    # Registered results, facts and the handler topics are not inputs.
+    used -= {"kvm_host_facts", "kvm_host_plan_facts", "kvmops_reboot_required", "kvm_host_plan",
+             "kvm_host", "sysctl_net_result"}
     plan_options = spec("plan")
     missing = sorted(name for name in used
                      if name not in options and not name.endswith("_")
-                     and not (name.startswith("kvmops_plan_") and name in plan_options))
+                     and not (name.startswith("kvmops_") and name in plan_options))
     assert missing == []
 
 
-@pytest.mark.parametrize("role", ("numa_pinning", "hugepages"))
-def test_defaults_match_the_spec(role):
+@pytest.mark.parametrize("role", APPLYING)
+def test_defaults_match_the_spec_and_the_planner(role):
     defaults = yaml.safe_load(load(role, "defaults", "main.yml"))
     options = spec(role)
     for name, value in defaults.items():
@@ -64,6 +71,61 @@ def test_defaults_match_the_spec(role):
         if name.startswith(role + "_"):
             assert name in defaults, "%s has no default in defaults/main.yml" % name
             assert option.get("description"), name
+    # Each section option: the role's default and choices are the planner's.
+    for option, planner in SECTIONS[role].OPTIONS.items():
+        name = "%s_%s" % (role, option)
+        assert defaults.get(name) == planner.get("default"), name
+        assert options[name].get("choices") == planner.get("choices"), name
+
+
+@pytest.mark.parametrize("role", APPLYING)
+def test_role_vars_pass_variables_through_and_decide_nothing(role):
+    """vars/main.yml holds no decision: the section options are the role variables as they
+    are, the section is the plan's, and the runtime flag is the collection's."""
+    variables = yaml.safe_load(load(role, "vars", "main.yml"))
+    options = variables.pop("__%s_options" % role)
+    assert options == dict((name, "{{ %s_%s }}" % (role, name)) for name in SECTIONS[role].OPTIONS)
+    assert variables.pop("__%s" % role) == "{{ kvm_host_plan['%s'] }}" % role
+    assert variables.pop("__%s_apply_runtime" % role) == "{{ kvmops_apply_runtime | default(true) | bool }}"
+    for name, value in variables.items():  # anything else is a constant (labels), no template
+        assert "{{" not in yaml.safe_dump(value), name
+    assert not os.path.isdir(os.path.join(ROOT, "roles", role, "templates"))
+
+
+@pytest.mark.parametrize("role", APPLYING)
+def test_role_tasks_use_only_their_section_and_switches(role):
+    """No value is computed in a task: templates in tasks read the section, the runtime
+    flag, the role's own how-switches (not planned values) or the collection's backend."""
+    allowed = re.compile(r"^\{\{ (__%s(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\('mounted', 'present'\))?"
+                         r"|__%s_options|__%s_labels|%s_[a-z_]+|kvmops_kernel_cmdline_backend \| default\('auto'\)) \}\}$"
+                         % (role, role, role, role, role))
+    tasks = load(role, "tasks", "main.yml") + load(role, "tasks", "plan.yml")
+    for expression in re.findall(r"\{\{.*?\}\}", tasks):
+        assert allowed.match(expression), expression
+    for condition in re.findall(r"^\s+- (.*)$", tasks, re.M):
+        if "{{" not in condition and "__" in condition:
+            assert re.match(r"^(__%s_apply_runtime|__%s\['[a-z]+'\] \| length > 0|ansible_facts\['services'\] is undefined)$"
+                            % (role, role), condition), condition
+
+
+def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
+    """A plan with every option that adds kernel arguments on: each section that then has
+    kernel arguments is applied by exactly one kernel_cmdline task with its name as owner,
+    in the role the section names (the audit would otherwise report them drifted for ever)."""
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
+    facts = {"cpu": {"vendor": "GenuineIntel", "flags": {"pdpe1gb": True}, "online": list(range(8)),
+                     "core_groups": [[0, 4], [1, 5], [2, 6], [3, 7]]},
+             "numa": {"nodes": [{"id": 0, "cpus": list(range(8)), "memory_kb": 16 * 1024 * 1024}]},
+             "memory": {"hugepage_sizes_kb": [2048, 1048576]}, "kernel": {"release": "6.1.0"}}
+    policy = {"iommu": True, "iommu_passthrough": True, "isolation": "isolcpus", "hugepages_percent": 10}
+    result = plan(facts, policy, sections=dict((name, {}) for name in SECTIONS))
+    with_args = sorted(name for name in SECTIONS if result[name]["kernel_args"])
+    assert with_args == ["hugepages", "iommu", "numa_pinning"]
+    for name, module in SECTIONS.items():
+        tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
+        owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks
+                  if "kvmops.hypervisor.kernel_cmdline" in task]
+        assert owners == ([name] if name in with_args else []), (name, module.ROLE, owners)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -73,7 +135,7 @@ def test_readme_names_every_option(role):
         assert "`%s`" % name in readme, name
 
 
-@pytest.mark.parametrize("role", ("numa_pinning", "hugepages"))
+@pytest.mark.parametrize("role", APPLYING)
 def test_choices_in_readme_match_spec(role):
     readme = load(role, "README.md")
     for name, option in spec(role).items():
@@ -82,54 +144,14 @@ def test_choices_in_readme_match_spec(role):
             assert row and "`%s`" % choice in row[0], (name, choice)
 
 
-def render(role, template, **variables):
-    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters["kvmops.hypervisor.cpulist"] = cpulist
-    variables.setdefault("ansible_managed", "Ansible managed")
-    return env.from_string(load(role, "templates", template)).render(**variables)
+def test_plan_role_documents_every_policy_variable():
+    """host_plan reads kvmops_plan_<option> for every policy option; the plan role's spec
+    documents (and site.yml validates) each of them."""
+    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections"))
+    assert policy <= set(spec("plan"))
 
 
-def test_cpuaffinity_dropin_lists_housekeeping_cpus():
-    text = render("numa_pinning", "cpuaffinity.conf.j2",
-                  __numa_pinning_plan={"housekeeping_cpus": [0, 8, 4, 12, 1, 9]})
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
-    assert lines == ["[Manager]", "CPUAffinity=0-1,4,8-9,12"]
-
-
-def test_numa_sysctl_dropin():
-    text = render("numa_pinning", "numa.conf.j2", numa_pinning_numa_balancing="auto",
-                  __numa_pinning_guests=[{"name": "a"}])
-    assert [line for line in text.splitlines() if not line.startswith("#")] == ["kernel.numa_balancing = 0"]
-    assert "Documentation/admin-guide/sysctl/kernel.rst" in text
-
-
-def test_tmpfiles_dropin_skips_unset_attributes():
-    attrs = {"/sys/kernel/mm/ksm/run": "0", "/sys/module/zswap/parameters/enabled": None,
-             "/sys/module/zswap/parameters/compressor": "zstd"}
-    text = render("hugepages", "kvmops-memory.tmpfiles.j2", __hugepages_boot_attributes=attrs)
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
-    assert lines == ["w /sys/kernel/mm/ksm/run - - - - 0",
-                     "w /sys/module/zswap/parameters/compressor - - - - zstd"]
-
-
-def test_swappiness_dropin():
-    text = render("hugepages", "memory.sysctl.j2", hugepages_swappiness=10)
-    assert [line for line in text.splitlines() if not line.startswith("#")] == ["vm.swappiness = 10"]
-
-
-def test_plan_role_passes_every_policy_option():
-    """Each kvmops_plan_<name> goes to host_plan option <name>, and every option is covered."""
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import ARGUMENT_SPEC
-    tasks = yaml.safe_load(load("plan", "tasks", "main.yml"))
-    call = [t for t in tasks if "kvmops.hypervisor.host_plan" in t][0]["kvmops.hypervisor.host_plan"]
-    assert set(call) == set(ARGUMENT_SPEC)
-    for name, value in call.items():
-        if name != "facts":
-            assert value == "{{ kvmops_plan_%s | default(omit) }}" % name
-            assert "kvmops_plan_%s" % name in spec("plan")
-
-
-@pytest.mark.parametrize("role", ("numa_pinning", "hugepages"))
+@pytest.mark.parametrize("role", APPLYING)
 def test_defaults_pass_the_role_argument_spec(role):
     """Role validation sees the defaults too: a null default with choices would fail every run."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator

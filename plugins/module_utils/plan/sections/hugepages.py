@@ -38,7 +38,8 @@ OPTIONS = dict(
     ksm=dict(type="str", default="auto", choices=["auto", "run", "stop", "unmerge", "keep"]),
     swappiness=dict(type="int"),
     zswap_enabled=dict(type="bool"),
-    zswap_compressor=dict(type="str", default="keep"),
+    zswap_compressor=dict(type="str", default="keep",
+                          choices=["keep", "lzo", "lzo-rle", "lz4", "lz4hc", "zstd", "deflate", "842"]),
     zswap_max_pool_percent=dict(type="int"),
     tmpfiles_path=dict(type="path", default="/etc/tmpfiles.d/kvmops-memory.conf"),
     sysctl_path=dict(type="path", default="/etc/sysctl.d/90-kvmops-memory.conf"),
@@ -77,9 +78,6 @@ def _check_ranges(options):
     if not re.match(r"^/[^\s]*[^/\s]$", options["mount_prefix"] or ""):
         raise PlanError("hugepages_mount_prefix", "must be an absolute path without spaces or a trailing "
                         "slash, got %r" % (options["mount_prefix"],))
-    if not re.match(r"^[a-z0-9-]+$", options["zswap_compressor"] or ""):
-        raise PlanError("hugepages_zswap_compressor", "must be keep or a crypto compressor name "
-                        "(lzo, lz4, zstd, ...), got %r" % (options["zswap_compressor"],))
 
 
 def ksm_run(mode, guests):
