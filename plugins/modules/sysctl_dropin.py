@@ -166,16 +166,20 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
-    check,
-    conflicts,
-    entries,
-    inspect,
-    modules_load_text,
     prepare,
     proc_path,
     profile_argument_spec,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_conf import (
+    conflicts,
+    entries,
+    modules_load_text,
     render,
     shadowed,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import (
+    check,
+    inspect,
     unchecked_warnings,
 )
 
