@@ -27,6 +27,13 @@ description:
     the module fails naming each key with what the kernel said.
   - Applies when a file changed or when a running value differs from the profile (drift,
     also reported as a warning). C(changed) follows the files and the running values.
+  - An empty profile (nothing left after O(removals) and O(ignore_unknown)) is no drop-in;
+    the file at O(path) is removed when it exists, nothing is applied and the module
+    succeeds. This is how a role whose plan has no sysctls removes the drop-in it wrote before.
+  - Any role can use it with its own drop-in (O(path)) and its own O(labels); a profile
+    whose keys need no kernel module writes no C(modules-load.d) file and loads nothing.
+  - Every file is written atomically (temporary file, fsync, rename), mode C(0644), owned
+    by root.
   - One module run, so a converged host costs one task; the C(kvmops.hypervisor.sysctl_net)
     role is this module.
 author:
@@ -62,6 +69,8 @@ notes:
   - In check mode, keys of a kernel module that is not loaded yet cannot be checked; they are
     reported in RV(unchecked) and checked by the real run after loading the module.
   - Kernel modules no longer needed keep their C(kvmops-MODULE.conf); remove it by hand.
+  - Removing the drop-in of an empty profile leaves the running values as they are until
+    the next boot.
 seealso:
   - module: kvmops.hypervisor.sysctl_check
   - module: ansible.posix.sysctl
@@ -98,11 +107,13 @@ entries:
   type: list
   elements: dict
 content:
-  description: Text of the drop-in file.
+  description: Text of the drop-in file, empty for an empty profile (no drop-in).
   returned: always
   type: str
 files:
-  description: Every file the profile manages, path to whether it was (or in check mode would be) written.
+  description:
+    - Every file the profile manages, path to whether it was (or in check mode would be) written.
+    - For an empty profile, O(path) only, and whether it was (or would be) removed.
   returned: always
   type: dict
   sample: {"/etc/modules-load.d/kvmops-br_netfilter.conf": false, "/etc/sysctl.d/90-kvmops-net.conf": true}

@@ -149,6 +149,11 @@ def run(params, host, check_mode=False):
             unload(host, loaded, warnings)
             raise
     warnings.extend(unchecked_warnings(state))
+    if not profile:
+        unload(host, loaded, warnings)  # its keys were left out: nothing needs it
+        result.update(no_dropin(host, path, state, check_mode))
+        warnings.extend(reader.warnings)
+        return result, warnings
 
     content = render(profile, sources, header)
     wanted = OrderedDict((os.path.join(params["modules_load_dir"], "kvmops-%s.conf" % name),
@@ -196,6 +201,22 @@ def run(params, host, check_mode=False):
     })
     warnings.extend(reader.warnings)
     return result, warnings
+
+
+def no_dropin(host, path, state, check_mode):
+    """An empty profile (after removals and ignore_unknown) is no drop-in: remove the one
+    at ``path`` if there is one, apply nothing. Running values stay until the next boot."""
+    before = host.read(path)
+    if before is not None and not check_mode:
+        host.remove(path)
+    diff = [] if before is None else [
+        {"before_header": path, "after_header": "%s (absent)" % path, "before": before, "after": ""}]
+    return {
+        "changed": before is not None, "profile": {}, "entries": [], "content": "",
+        "files": {path: before is not None}, "differ": [], "live": {}, "applied": False,
+        "modules": [], "modules_loaded": [], "unknown": state["unknown"], "readonly": state["readonly"],
+        "unchecked": {}, "shadowed": {}, "checked": state["checked"], "diff": diff,
+    }
 
 
 def unload(host, loaded, warnings):

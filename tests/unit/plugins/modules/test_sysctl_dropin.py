@@ -392,3 +392,63 @@ def test_the_host_of_another_root_is_a_tree_that_refuses_the_kernel(host):
     with pytest.raises(SysctlError) as err:
         sysctl_dropin.run(params(), tree)
     assert "apply=true changes the running kernel, so it needs root=/" in str(err.value)
+
+
+# --- an empty profile: no drop-in ------------------------------------------------------
+
+def test_an_empty_profile_removes_the_drop_in_and_applies_nothing(host):
+    sysctl_dropin.run(params(settings={"net.core.somaxconn": 8192}, ip_forward=None), FakeKernel(host))
+    old = text(host, CONF)
+    assert "net.core.somaxconn = 8192" in old and live(host, "net.core.somaxconn") == "8192"
+    empty = params(settings={"net.core.somaxconn": 8192}, removals=["net.core.somaxconn"], ip_forward=None)
+
+    kernel = FakeKernel(host)
+    check, _warnings = sysctl_dropin.run(empty, kernel, check_mode=True)
+    assert kernel.calls == [] and text(host, CONF) == old
+    assert check["changed"] is True and check["files"] == {CONF: True} and check["applied"] is False
+    assert check["diff"] == [{"before_header": CONF, "after_header": "%s (absent)" % CONF, "before": old, "after": ""}]
+
+    result, warnings = sysctl_dropin.run(empty, kernel)
+    assert kernel.calls == [("remove", CONF)] and text(host, CONF) is None
+    assert result["changed"] is True and result["applied"] is False and result["files"] == {CONF: True}
+    assert result["profile"] == {} and result["entries"] == [] and result["content"] == ""
+    assert result["modules"] == [] and result["modules_loaded"] == [] and result["differ"] == []
+    assert result["diff"] == check["diff"]
+    assert live(host, "net.core.somaxconn") == "8192"  # running values stay until the next boot
+    assert warnings == []
+
+    again = FakeKernel(host)
+    second, _warnings = sysctl_dropin.run(empty, again)
+    assert again.calls == [] and second["changed"] is False and second["files"] == {CONF: False}
+    assert second["diff"] == []
+
+
+def test_a_profile_emptied_by_ignore_unknown_writes_no_drop_in(host):
+    kernel = FakeKernel(host)
+    result, warnings = sysctl_dropin.run(
+        params(settings={"net.core.somaxconm": 1, "net.core.rmem_max": 1}, ip_forward=None, ignore_unknown=True), kernel)
+    assert kernel.calls == [] and text(host, CONF) is None
+    assert result["changed"] is False and result["files"] == {CONF: False} and result["applied"] is False
+    assert result["unknown"] == ["net.core.somaxconm"] and result["readonly"] == ["net.core.rmem_max"]
+    assert any(w.startswith("left out of the profile") for w in warnings)
+
+
+def test_a_module_loaded_for_keys_that_are_then_left_out_is_unloaded_again(host):
+    kernel = FakeKernel(host)
+    result, _warnings = sysctl_dropin.run(
+        params(settings={"net.bridge.bridge-nf-call-nothing": 0}, ip_forward=None, ignore_unknown=True), kernel)
+    assert kernel.calls == [("modprobe", "br_netfilter"), ("modprobe -r", "br_netfilter")]
+    assert result["changed"] is False and result["modules_loaded"] == [] and result["files"] == {CONF: False}
+    assert not os.path.exists(str(host / "proc" / "sys" / "net" / "bridge"))
+
+
+def test_main_removes_the_drop_in_of_an_empty_profile_under_a_root(host, monkeypatch, no_commands):
+    write_file(host, CONF, "net.core.somaxconn = 4096\n")
+    args = {"settings": {}, "root": str(host), "apply": False}
+    outcome = run_module(monkeypatch, dropin_module.main, args)
+    assert not outcome.failed, outcome.result
+    assert outcome.result["changed"] is True and outcome.result["files"] == {CONF: True}
+    assert outcome.result["diff"][0]["before"] == "net.core.somaxconn = 4096\n"
+    assert text(host, CONF) is None and no_commands == []
+    again = run_module(monkeypatch, dropin_module.main, args)
+    assert again.result["changed"] is False
