@@ -88,6 +88,19 @@ EXAMPLES = r"""
     path: /etc/sysctl.d/90-kvmops-net.conf
     header: "Managed by Ansible"
 
+- name: Another role's drop-in, whose keys need no kernel module
+  kvmops.hypervisor.sysctl_dropin:
+    settings:
+      kernel.numa_balancing: 0
+    ignore_unknown: true
+    path: /etc/sysctl.d/90-kvmops-numa.conf
+    header: "Managed by Ansible (kvmops.hypervisor.numa_pinning)"
+
+- name: No sysctls in the plan any more, so no drop-in (removes the file written before)
+  kvmops.hypervisor.sysctl_dropin:
+    settings: {}
+    path: /etc/sysctl.d/90-kvmops-numa.conf
+
 - name: Write the files into an image only
   kvmops.hypervisor.sysctl_dropin:
     settings:

@@ -452,3 +452,82 @@ def test_main_removes_the_drop_in_of_an_empty_profile_under_a_root(host, monkeyp
     assert text(host, CONF) is None and no_commands == []
     again = run_module(monkeypatch, dropin_module.main, args)
     assert again.result["changed"] is False
+
+
+# --- another role's profile, side by side with the network one ------------------------
+
+NUMA = "/etc/sysctl.d/90-kvmops-numa.conf"
+
+
+def numa_params(**extra):
+    """Another role's profile with the module's defaults: no labels, no ip_forward, no sources."""
+    data = {"settings": {"kernel.numa_balancing": 0}, "overrides": {}, "removals": [], "ip_forward": None,
+            "libvirt_networks": [], "ignore_unknown": True, "sources": {},
+            "header": "Managed by kvmops.hypervisor.numa_pinning", "path": NUMA, "labels": {},
+            "modules_load_dir": "/etc/modules-load.d", "apply": True}
+    data.update(extra)
+    return data
+
+
+@pytest.fixture
+def numa_host(host):
+    write_file(host, "/proc/sys/kernel/numa_balancing", "1\n")
+    return host
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_another_profile_needs_no_kernel_module_and_no_modules_load_file(numa_host, apply):
+    kernel = FakeKernel(numa_host)
+    settings = {"kernel.numa_balancing": 0, "kernel.no_such_key": 1}
+    result, warnings = sysctl_dropin.run(numa_params(settings=settings, apply=apply), kernel)
+    assert kernel.calls == [("write", NUMA)] + ([("sysctl --system",)] if apply else [])
+    assert result["changed"] is True and result["applied"] is apply
+    assert result["files"] == {NUMA: True} and result["modules"] == [] and result["modules_loaded"] == []
+    assert result["profile"] == {"kernel.numa_balancing": "0"} and result["unknown"] == ["kernel.no_such_key"]
+    assert "kernel.no_such_key (from settings)" in " ".join(warnings)  # labels default to the option names
+    assert text(numa_host, NUMA) == ("# Managed by kvmops.hypervisor.numa_pinning\n\n"
+                                     "# Documentation/admin-guide/sysctl/kernel.rst\nkernel.numa_balancing = 0\n")
+    assert not os.path.exists(str(numa_host / "etc" / "modules-load.d"))
+    assert live(numa_host, "kernel.numa_balancing") == ("0" if apply else "1")
+    again = FakeKernel(numa_host)
+    second, _warnings = sysctl_dropin.run(numa_params(settings=settings, apply=apply), again)
+    assert again.calls == [] and second["changed"] is False
+
+
+def test_another_profile_names_the_option_in_errors(numa_host):
+    with pytest.raises(SysctlError) as err:
+        sysctl_dropin.run(numa_params(overrides={"kernel.numa_balancing": 1.5}), FakeKernel(numa_host))
+    assert str(err.value).startswith("overrides['kernel.numa_balancing']: must be")
+
+
+def test_two_drop_ins_side_by_side_each_run_touches_only_its_own(numa_host):
+    sysctl_dropin.run(params(), FakeKernel(numa_host))
+    sysctl_dropin.run(numa_params(), FakeKernel(numa_host))
+    net_text, modload_text = text(numa_host, CONF), text(numa_host, MODLOAD)
+    assert sorted(os.listdir(str(numa_host / "etc" / "sysctl.d"))) == ["90-kvmops-net.conf", "90-kvmops-numa.conf"]
+
+    # both converged: neither run does anything, neither sees the other as a conflict
+    for run_params in (params(), numa_params()):
+        kernel = FakeKernel(numa_host)
+        result, _warnings = sysctl_dropin.run(run_params, kernel)
+        assert kernel.calls == [] and result["changed"] is False and result["shadowed"] == {}
+
+    # the numa profile changes: only its file is written
+    kernel = FakeKernel(numa_host)
+    result, _warnings = sysctl_dropin.run(numa_params(settings={"kernel.numa_balancing": 1}), kernel)
+    assert kernel.calls == [("write", NUMA), ("sysctl --system",)] and result["files"] == {NUMA: True}
+    assert live(numa_host, "kernel.numa_balancing") == "1"
+    assert text(numa_host, CONF) == net_text and text(numa_host, MODLOAD) == modload_text
+
+    # the numa profile becomes empty: only its file is removed
+    kernel = FakeKernel(numa_host)
+    result, _warnings = sysctl_dropin.run(numa_params(settings={}), kernel)
+    assert kernel.calls == [("remove", NUMA)] and result["files"] == {NUMA: True}
+    assert text(numa_host, NUMA) is None
+    assert text(numa_host, CONF) == net_text and text(numa_host, MODLOAD) == modload_text
+
+    # the network profile changes: its files only, the numa one stays absent
+    kernel = FakeKernel(numa_host)
+    result, _warnings = sysctl_dropin.run(params(overrides={"net.core.somaxconn": 8192}), kernel)
+    assert kernel.calls == [("write", CONF), ("sysctl --system",)]
+    assert result["files"] == {MODLOAD: False, CONF: True} and text(numa_host, NUMA) is None
