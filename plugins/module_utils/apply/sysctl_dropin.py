@@ -72,17 +72,17 @@ class TreeHost(object):
     def reader(self):
         return Reader(self.root)
 
-    def read(self, target):
-        return files.FileState(self.path(target)).text
+    def read(self, path):
+        return files.FileState(self.path(path)).text
 
-    def needs_write(self, target, text):
-        return files.needs_write(self.path(target), text)
+    def needs_write(self, path, text):
+        return files.needs_write(self.path(path), text)
 
-    def write(self, target, text):
-        files.write_text(self.path(target), text)
+    def write(self, path, text):
+        files.write_text(self.path(path), text)
 
-    def remove(self, target):
-        files.remove(self.path(target))
+    def remove(self, path):
+        files.remove(self.path(path))
 
     def _no_kernel(self, what):
         raise SysctlError("%s: there is no running kernel under root %s" % (what, self.root))
