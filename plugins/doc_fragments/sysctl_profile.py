@@ -62,7 +62,13 @@ options:
     type: path
     default: /etc/sysctl.d/90-kvmops-net.conf
   root:
-    description: Filesystem root to read C(/proc/sys) and the C(sysctl.d) directories under (tests use a tree).
+    description:
+      - Internal, for tests only; leave it at V(/). The filesystem root to read C(/proc/sys)
+        and the C(sysctl.d) directories under (and to write the files under, for the modules
+        that write).
+      - A root other than V(/) never runs a command on the host (no C(modprobe), no
+        C(sysctl --system)) nor writes to the host's C(/proc/sys); everything is read and
+        written under the root.
     type: path
     default: /
   labels:

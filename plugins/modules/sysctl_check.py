@@ -154,12 +154,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
-    check,
-    entries,
     prepare,
     profile_argument_spec,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_conf import (
+    entries,
     render,
     shadowed,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import (
+    check,
     unchecked_warnings,
 )
 

@@ -27,6 +27,13 @@ description:
     the module fails naming each key with what the kernel said.
   - Applies when a file changed or when a running value differs from the profile (drift,
     also reported as a warning). C(changed) follows the files and the running values.
+  - An empty profile (nothing left after O(removals) and O(ignore_unknown)) is no drop-in;
+    the file at O(path) is removed when it exists, nothing is applied and the module
+    succeeds. This is how a role whose plan has no sysctls removes the drop-in it wrote before.
+  - Any role can use it with its own drop-in (O(path)) and its own O(labels); a profile
+    whose keys need no kernel module writes no C(modules-load.d) file and loads nothing.
+  - Every file is written atomically (temporary file, fsync, rename), mode C(0644), owned
+    by root.
   - One module run, so a converged host costs one task; the C(kvmops.hypervisor.sysctl_net)
     role is this module.
 author:
@@ -62,6 +69,8 @@ notes:
   - In check mode, keys of a kernel module that is not loaded yet cannot be checked; they are
     reported in RV(unchecked) and checked by the real run after loading the module.
   - Kernel modules no longer needed keep their C(kvmops-MODULE.conf); remove it by hand.
+  - Removing the drop-in of an empty profile leaves the running values as they are until
+    the next boot.
 seealso:
   - module: kvmops.hypervisor.sysctl_check
   - module: ansible.posix.sysctl
@@ -78,6 +87,19 @@ EXAMPLES = r"""
     libvirt_networks: "{{ kvm_host.libvirt.networks | default([]) }}"
     path: /etc/sysctl.d/90-kvmops-net.conf
     header: "Managed by Ansible"
+
+- name: Another role's drop-in, whose keys need no kernel module
+  kvmops.hypervisor.sysctl_dropin:
+    settings:
+      kernel.numa_balancing: 0
+    ignore_unknown: true
+    path: /etc/sysctl.d/90-kvmops-numa.conf
+    header: "Managed by Ansible (kvmops.hypervisor.numa_pinning)"
+
+- name: No sysctls in the plan any more, so no drop-in (removes the file written before)
+  kvmops.hypervisor.sysctl_dropin:
+    settings: {}
+    path: /etc/sysctl.d/90-kvmops-numa.conf
 
 - name: Write the files into an image only
   kvmops.hypervisor.sysctl_dropin:
@@ -98,11 +120,13 @@ entries:
   type: list
   elements: dict
 content:
-  description: Text of the drop-in file.
+  description: Text of the drop-in file, empty for an empty profile (no drop-in).
   returned: always
   type: str
 files:
-  description: Every file the profile manages, path to whether it was (or in check mode would be) written.
+  description:
+    - Every file the profile manages, path to whether it was (or in check mode would be) written.
+    - For an empty profile, O(path) only, and whether it was (or would be) removed.
   returned: always
   type: dict
   sample: {"/etc/modules-load.d/kvmops-br_netfilter.conf": false, "/etc/sysctl.d/90-kvmops-net.conf": true}
@@ -157,37 +181,27 @@ ip_forward:
   type: dict
 """
 
-import os
-import tempfile
-from collections import OrderedDict
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
-    check,
-    conflicts,
-    entries,
-    inspect,
-    modules_load_text,
-    prepare,
     proc_path,
     profile_argument_spec,
-    render,
-    shadowed,
-    unchecked_warnings,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_dropin import (
+    TreeHost,
+    run,
 )
 
-FILE_MODE = 0o644
 
+class LiveHost(TreeHost):
+    """The machine itself (root ``/``): files as a TreeHost, the kernel through real commands."""
 
-class LiveHost(object):
-    """The side effects of a run on the machine itself; tests pass an object with the same methods."""
+    live = True
 
-    def __init__(self, module, root="/"):
+    def __init__(self, module):
+        super(LiveHost, self).__init__("/")
         self.module = module
-        self.root = root
 
     def _command(self, argv):
         rc, out, err = self.module.run_command(argv)
@@ -206,179 +220,19 @@ class LiveHost(object):
     def set_value(self, key, value):
         """Write one running value (to restore it); the error text, or None."""
         try:
-            with open(os.path.join(self.root, proc_path(key).lstrip("/")), "w") as handle:
+            with open(self.path(proc_path(key)), "w") as handle:
                 handle.write(value)
             return None
         except (IOError, OSError) as exc:
             return str(exc)
 
-    def write(self, path, text):
-        """Replace ``path`` atomically with ``text``, mode 0644, owned by root when we are root."""
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".kvmops-")
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        self.module.atomic_move(tmp, path)
-        fix_attributes(path)
 
-    def remove(self, path):
-        os.unlink(path)
-
-
-def fix_attributes(path):
-    os.chmod(path, FILE_MODE)
-    if os.geteuid() == 0:
-        os.chown(path, 0, 0)
-
-
-def file_state(path):
-    """(text or None when absent, whether mode and owner are as we write them)."""
-    try:
-        with open(path) as handle:
-            text = handle.read()
-        info = os.stat(path)
-    except (IOError, OSError):
-        return None, False
-    attributes_ok = (info.st_mode & 0o7777) == FILE_MODE and (os.geteuid() != 0 or (info.st_uid, info.st_gid) == (0, 0))
-    return text, attributes_ok
-
-
-def describe_conflicts(found, profile, origins, labels):
-    parts = ["%s = %s in %s overrides the profile's %s (from %s)"
-             % (key, where["value"], where["file"], profile[key], origins.get(key)) for key, where in sorted(found.items())]
-    return ("%s. A file read later wins at boot and on sysctl --system: remove the key there, set the same "
-            "value in %s, or list the key in %s" % ("; ".join(parts), labels["overrides"], labels["removals"]))
-
-
-def values_text(values, keys):
-    return "".join("%s = %s\n" % (key, values.get(key)) for key in keys)
-
-
-def run(params, host, check_mode=False):
-    """params -> (result, warnings); side effects go through ``host``. Raises SysctlError."""
-    profile, origins, sources, labels, result, warnings = prepare(params)
-    root = params.get("root") or "/"
-    path = params["path"]
-    apply = params["apply"]
-    header = params.get("header") or None
-    reader = Reader(root)
-
-    def under_root(abspath):
-        return os.path.join(root, abspath.lstrip("/"))
-
-    state = check(reader, profile, origins, labels, params["ignore_unknown"], warnings)
-    found = conflicts(reader, path, profile)
-    if found:
-        raise SysctlError(describe_conflicts(found, profile, origins, labels))
-
-    # Kernel modules first: their keys exist only once they are loaded.
-    loaded = []
-    missing = list(state["modules_missing"]) if apply and state["checked"] else []
-    if missing and not check_mode:
-        for name in missing:
-            error = host.modprobe(name)
-            if error:
-                unload(host, loaded, warnings)
-                raise SysctlError("cannot load kernel module %s, which %s need: %s"
-                                  % (name, ", ".join(k for k, m in sorted(state["unchecked"].items()) if m == name), error))
-            loaded.append(name)
-        try:
-            state = check(reader, profile, origins, labels, params["ignore_unknown"], warnings)
-            found = conflicts(reader, path, profile)
-            if found:
-                raise SysctlError(describe_conflicts(found, profile, origins, labels))
-        except SysctlError:
-            unload(host, loaded, warnings)
-            raise
-    warnings.extend(unchecked_warnings(state))
-
-    content = render(profile, sources, header)
-    wanted = OrderedDict((os.path.join(params["modules_load_dir"], "kvmops-%s.conf" % name),
-                          modules_load_text(name, path, header)) for name in state["modules"])
-    wanted[path] = content
-    before = {}
-    changed_files = []
-    for target, text in wanted.items():
-        current, attributes_ok = file_state(under_root(target))
-        before[target] = current
-        if current != text or not attributes_ok:
-            changed_files.append(target)
-    differ = list(state["differ"]) + ([key for key in profile if key in state["unchecked"]] if missing else [])
-    must_apply = bool(apply and state["checked"] and (changed_files or differ or missing))
-    if apply and state["differ"] and not changed_files:
-        warnings.append("running values differ from the profile (drift), %s: %s"
-                        % ("would set them again" if check_mode else "set them again",
-                           ", ".join("%s %s -> %s" % (key, state["live"].get(key), profile[key]) for key in state["differ"])))
-
-    diff = [{"before_header": target, "after_header": target, "before": before[target] or "", "after": wanted[target]}
-            for target in changed_files]
-    if must_apply and differ:
-        diff.append({"before_header": "running values", "after_header": "running values",
-                     "before": values_text(state["live"], differ), "after": values_text(profile, differ)})
-
-    live = dict(state["live"])
-    if not check_mode:
-        for target in changed_files:
-            host.write(under_root(target), wanted[target])
-        if must_apply:
-            live = apply_and_verify(host, reader, profile, state, before, changed_files, loaded, under_root, warnings)
-
-    result.update({
-        "changed": bool(changed_files) or must_apply,
-        "profile": dict(profile),
-        "entries": entries(profile, origins, sources),
-        "content": content,
-        "files": dict((target, target in changed_files) for target in wanted),
-        "differ": differ,
-        "live": live,
-        "applied": must_apply,
-        "modules": state["modules"],
-        "modules_loaded": loaded if not check_mode else missing,
-        "unknown": state["unknown"],
-        "readonly": state["readonly"],
-        "unchecked": state["unchecked"],
-        "shadowed": shadowed(reader, path, list(profile)),
-        "checked": state["checked"],
-        "diff": diff,
-    })
-    warnings.extend(reader.warnings)
-    return result, warnings
-
-
-def unload(host, loaded, warnings):
-    for name in reversed(loaded):
-        error = host.modprobe(name, remove=True)
-        if error:
-            warnings.append("could not unload kernel module %s again: %s" % (name, error))
-
-
-def apply_and_verify(host, reader, profile, state, before, changed_files, loaded, under_root, warnings):
-    """sysctl --system, then every key must run with its value; otherwise put back the files
-    and running values as they were and raise. Returns the running values."""
-    rc, errors = host.sysctl_system()
-    after = inspect(reader, profile)
-    if not after["differ"]:
-        if rc != 0:
-            # our keys are all set: the complaint is about another drop-in
-            warnings.append("sysctl --system reported (about other files): %s" % errors)
-        return after["live"]
-    for target in changed_files:
-        if before[target] is None:
-            host.remove(under_root(target))
-        else:
-            host.write(under_root(target), before[target])
-    for key, value in state["live"].items():
-        if value is not None and after["live"].get(key) != value:
-            error = host.set_value(key, value)
-            if error:
-                warnings.append("could not restore %s to %s: %s" % (key, value, error))
-    unload(host, loaded, warnings)
-    wrong = ", ".join("%s is %r, want %r" % (key, after["live"].get(key), profile[key]) for key in after["differ"])
-    raise SysctlError("the kernel did not take the profile: %s. sysctl --system said: %s. "
-                      "The previous files and running values are back in place"
-                      % (wrong, errors or "nothing (exit %d)" % rc))
+def host_for(module):
+    """The real machine for root ``/``; any other root is a tree that runs no command."""
+    root = module.params["root"] or "/"
+    if root.rstrip("/") == "":
+        return LiveHost(module)
+    return TreeHost(root)
 
 
 def main():
@@ -390,12 +244,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if module.params["apply"] and (module.params["root"] or "/").rstrip("/") != "":
-        module.fail_json(msg="apply=true changes the running kernel, so it needs root=/ (got root=%s); "
-                             "use apply=false to write files under another root" % module.params["root"])
     try:
-        result, warnings = run(module.params, LiveHost(module, module.params["root"]), module.check_mode)
-    except SysctlError as exc:
+        result, warnings = run(module.params, host_for(module), module.check_mode)
+    except (SysctlError, IOError, OSError) as exc:
         module.fail_json(msg=str(exc))
     for warning in warnings:
         module.warn(warning)

@@ -7,16 +7,20 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs imp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
     canonical_key,
-    doc_for,
-    inspect,
     merge_profile,
-    module_for,
     normalize_value,
-    parse_conf,
     proc_path,
-    render,
     resolve_ip_forward,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_conf import (
+    doc_for,
+    parse_conf,
+    render,
     shadowed,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import (
+    inspect,
+    module_for,
 )
 from sysfs_builder import write_file
 
