@@ -182,8 +182,9 @@ options:
         default: exclusive
   sections:
     description:
-      - Section name to that role's options (without the role-name prefix), e.g.
-        C({hugepages: {thp: madvise, swappiness: 10}}); C({}) for the defaults. Each section
+      - Section name to that role's options (without the role-name prefix), for example
+        the C(hugepages) section with C(thp=madvise) and C(swappiness=10); an empty dict for
+        the defaults. Each section
         holds everything its role writes (kernel arguments, sysctls, sysfs attributes, files,
         lines, mounts) in the shape of C(docs/contracts.md).
       - Known sections are C(numa_pinning), C(hugepages), C(sysctl_net) and C(iommu); an option
@@ -302,7 +303,9 @@ ansible_facts:
           returned: when asked for
           sample:
             kernel_args: [["isolcpus", "domain,managed_irq,2-31,34-63"], ["irqaffinity", "0-1,32-33"]]
-            sysctl: {path: /etc/sysctl.d/90-kvmops-numa.conf, values: {kernel.numa_balancing: "0"}}
+            sysctl:
+              path: /etc/sysctl.d/90-kvmops-numa.conf
+              values: {"kernel.numa_balancing": "0"}
         hugepage_size_kb:
           description: The huge page size of the plan in kB.
           type: int

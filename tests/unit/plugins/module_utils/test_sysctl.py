@@ -339,15 +339,11 @@ def test_doc_for_prefixes():
 
 
 def test_role_baseline_is_valid_and_sourced():
-    """The role's defaults merge cleanly and every baseline key has a reason."""
-    yaml = pytest.importorskip("yaml")
-    role = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "sysctl_net")
-    with open(os.path.join(role, "defaults", "main.yml")) as handle:
-        defaults = yaml.safe_load(handle)
-    with open(os.path.join(role, "vars", "main.yml")) as handle:
-        sources = yaml.safe_load(handle)["__sysctl_net_sources"]
-    profile, _o, _w = merge_profile(defaults["sysctl_net_baseline"], defaults["sysctl_net_overrides"],
-                                    defaults["sysctl_net_removals"], False)
+    """The planner's baseline merges cleanly and every baseline key has a reason."""
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import sysctl_net
+    sources = dict((key, reason) for key, _value, reason in sysctl_net.BASELINE if reason)
+    sources["net.ipv4.ip_forward"] = sysctl_net.IP_FORWARD_SOURCE
+    profile, _o, _w = merge_profile(sysctl_net.baseline(), {}, [], False)
     assert len(profile) >= 20
     missing = [key for key in profile if canonical_key(key) not in set(canonical_key(k) for k in sources)]
     assert missing == []
