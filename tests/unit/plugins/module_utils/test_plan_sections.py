@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The decisions each section of the plan makes (formerly in role vars, templates and
+filters): one test per decision, expected values written out by hand."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib.util
+import os
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError, plan
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("kvmops_plan_sections_helpers", os.path.join(HERE, "test_plan.py"))
+_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_helpers)
+make_facts = _helpers.make_facts
+
+GUEST = {"name": "g1", "vcpus": 2, "memory_mb": 1024}
+AFFINITY = "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf"
+IRQBALANCE = "/etc/default/irqbalance"
+
+
+def facts(libvirt=True, networks=(), **kwargs):
+    result = make_facts(**kwargs)
+    result["libvirt"] = {"present": libvirt, "networks": list(networks)}
+    return result
+
+
+def section(name, options=None, policy=None, host=None, **allow):
+    result = plan(host or facts(), policy or {}, sections={name: options or {}})
+    return result[name]
+
+
+def body(text):
+    """The lines of a rendered file that are not comments."""
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+# --------------------------------------------------------------------------- numa_pinning
+
+@pytest.mark.parametrize("mode, guests, expected", [
+    ("auto", [GUEST], {"kernel.numa_balancing": "0"}),
+    ("auto", [], {}),
+    ("disabled", [], {"kernel.numa_balancing": "0"}),
+    ("default", [GUEST], {}),
+])
+def test_numa_balancing_off_only_when_guests_are_pinned_or_asked(mode, guests, expected):
+    result = section("numa_pinning", {"numa_balancing": mode}, {"guests": guests, "hugepage_size": "2M"})
+    assert result["sysctl"]["values"] == expected
+    assert result["sysctl"]["path"] == "/etc/sysctl.d/90-kvmops-numa.conf"
+    if expected:
+        assert "bound to NUMA nodes" in result["sysctl"]["sources"]["kernel.numa_balancing"]
+
+
+def test_cpuaffinity_dropin_lists_housekeeping_cpus():
+    result = section("numa_pinning", policy={"housekeeping_cpus": "0-1,8-9", "allow_split_cores": True})
+    assert body(result["files"][AFFINITY]) == ["[Manager]", "CPUAffinity=0-1,8-9"]
+    assert "systemd-system.conf(5)" in result["files"][AFFINITY]
+
+
+def test_cpuaffinity_dropin_absent_when_off_or_nothing_isolated():
+    assert section("numa_pinning", {"systemd_affinity": False})["files"] == {AFFINITY: None}
+    one_core = facts(sockets=1, cores=1, smt=1)
+    assert section("numa_pinning", host=one_core)["files"] == {AFFINITY: None}
+
+
+def test_irqbalance_bans_the_isolated_cpus_and_drops_the_old_mask():
+    result = section("numa_pinning")
+    assert result["lines"] == {IRQBALANCE: {
+        "IRQBALANCE_BANNED_CPULIST": "IRQBALANCE_BANNED_CPULIST=1-3,5-7,9-11,13-15",
+        "IRQBALANCE_BANNED_CPUS": None}}
+    assert section("numa_pinning", {"irqbalance": False})["lines"] == {}
+
+
+def test_isolation_kernel_arguments_and_the_kernel_state_they_give():
+    result = section("numa_pinning", policy={"isolation": "nohz_full"})
+    assert [name for name, _value in result["kernel_args"]] == ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"]
+    assert result["boot_sysfs"] == {"/sys/devices/system/cpu/isolated": "1-3,5-7,9-11,13-15",
+                                    "/sys/devices/system/cpu/nohz_full": "1-3,5-7,9-11,13-15"}
+    off = section("numa_pinning", {"kernel_args": False}, {"isolation": "nohz_full"})
+    assert off["kernel_args"] == [] and off["boot_sysfs"] == {}
+
+
+def test_unplaced_guests_refused_naming_the_variables_unless_allowed():
+    big = {"guests": [{"name": "big", "vcpus": 12, "memory_mb": 1024, "numa_node": 0}], "guest_spanning": False}
+    with pytest.raises(PlanError, match=r"^guests: .*big.*numa_pinning_allow_unplaced"):
+        section("numa_pinning", {}, big)
+    assert section("numa_pinning", {"allow_unplaced": True}, big)["guests"] == []
+
+
+def test_domains_pinned_only_where_libvirt_is_and_asked():
+    policy = {"guests": [GUEST], "hugepage_size": "2M"}
+    assert [g["name"] for g in section("numa_pinning", {}, policy)["guests"]] == ["g1"]
+    assert section("numa_pinning", {"domains": False}, policy)["guests"] == []
+    assert section("numa_pinning", {}, policy, host=facts(libvirt=False))["guests"] == []
+
+
+# --------------------------------------------------------------------------- hugepages
+
+def test_transparent_hugepage_follows_the_pool_arguments():
+    result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
+    assert result["kernel_args"] == [["default_hugepagesz", "2M"], ["hugepagesz", "2M"],
+                                     ["hugepages", "0:16,1:80"], ["transparent_hugepage", "madvise"]]
+    assert section("hugepages", {"thp": "keep"})["kernel_args"] == []
+    assert section("hugepages", {"thp": "never", "kernel_args": False})["kernel_args"] == []
+
+
+def test_thp_now_and_ksm_auto_stops_merging_only_for_pinned_guests():
+    assert section("hugepages")["sysfs"] == {"/sys/kernel/mm/transparent_hugepage/enabled": "madvise"}
+    pinned = section("hugepages", {}, {"guests": [GUEST], "hugepage_size": "2M"})
+    assert pinned["sysfs"]["/sys/kernel/mm/ksm/run"] == "0"
+    assert section("hugepages", {"ksm": "unmerge", "thp": "keep"})["sysfs"] == {"/sys/kernel/mm/ksm/run": "2"}
+
+
+def test_tmpfiles_dropin_holds_only_the_attributes_set():
+    result = section("hugepages", {"ksm": "run", "zswap_compressor": "zstd"})
+    text = result["files"]["/etc/tmpfiles.d/kvmops-memory.conf"]
+    assert body(text) == ["w /sys/kernel/mm/ksm/run - - - - 1",
+                          "w /sys/module/zswap/parameters/compressor - - - - zstd"]
+    assert section("hugepages")["files"] == {"/etc/tmpfiles.d/kvmops-memory.conf": None}
+
+
+def test_swappiness_dropin_only_when_set():
+    result = section("hugepages", {"swappiness": 10})
+    assert result["sysctl"]["values"] == {"vm.swappiness": "10"}
+    assert section("hugepages")["sysctl"]["values"] == {}
+
+
+def test_mounts_one_per_planned_size_and_libvirt_told_where():
+    result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
+    assert [(m["path"], m["opts"], m["pages"], m["fstype"]) for m in result["mounts"]] == [
+        ("/dev/hugepages2M", "pagesize=2M", 96, "hugetlbfs")]
+    assert result["lines"] == {"/etc/libvirt/qemu.conf": {"hugetlbfs_mount": 'hugetlbfs_mount = ["/dev/hugepages2M"]'}}
+    no_libvirt = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16}},
+                         host=facts(libvirt=False))
+    assert no_libvirt["lines"] == {} and len(no_libvirt["mounts"]) == 1
+    assert section("hugepages")["mounts"] == []
+    assert section("hugepages", {"mounts": False}, {"hugepages_per_node": {"0": 1}})["mounts"] == []
+
+
+def test_pool_per_node_is_the_kernel_state_audited_and_allocated():
+    result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
+    assert result["boot_sysfs"] == {
+        "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages": "16",
+        "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages": "80"}
+    assert result["runtime"]["pages"] == {"2048": {"0": 16, "1": 80}}
+    off = section("hugepages", {"runtime_allocation": False}, {"hugepages_per_node": {"0": 1}})
+    assert off["runtime"]["pages"] == {}
+
+
+@pytest.mark.parametrize("options, variable", [
+    ({"swappiness": 201}, "hugepages_swappiness"),
+    ({"zswap_max_pool_percent": 0}, "hugepages_zswap_max_pool_percent"),
+    ({"compaction_retries": -1}, "hugepages_compaction_retries"),
+    ({"mount_prefix": "/dev/huge pages"}, "hugepages_mount_prefix"),
+    ({"mount_prefix": "/dev/hugepages/"}, "hugepages_mount_prefix"),
+    ({"thp": "sometimes"}, "hugepages_thp"),
+    ({"colour": "blue"}, "hugepages_colour"),
+])
+def test_bad_options_name_the_role_variable(options, variable):
+    with pytest.raises(PlanError, match="^%s: " % variable):
+        section("hugepages", options)
+
+
+# --------------------------------------------------------------------------- sysctl_net
+
+def test_ip_forward_auto_from_the_libvirt_networks():
+    nat = facts(networks=[{"name": "default", "forward_mode": "nat"}])
+    result = section("sysctl_net", host=nat)
+    assert list(result["sysctl"]["values"])[0] == "net.ipv4.ip_forward"
+    assert result["sysctl"]["values"]["net.ipv4.ip_forward"] == "1"
+    assert "default (nat)" in result["sysctl"]["sources"]["net.ipv4.ip_forward"]
+    bridged = facts(networks=[{"name": "br", "forward_mode": "bridge"}])
+    assert section("sysctl_net", host=bridged)["sysctl"]["values"]["net.ipv4.ip_forward"] == "0"
+
+
+def test_baseline_overrides_and_removals():
+    result = section("sysctl_net", {"overrides": {"net.core.somaxconn": 8192},
+                                    "removals": ["vm.max_map_count"], "ip_forward": True})
+    values = result["sysctl"]["values"]
+    assert values["net.core.somaxconn"] == "8192"
+    assert "vm.max_map_count" not in values
+    assert values["net.ipv4.tcp_rmem"] == "4096 131072 33554432"
+    assert len(values) == 21  # the baseline's 21 keys - 1 removed + ip_forward
+    assert set(result["sysctl"]["sources"]) == set(values)  # every key says why
+
+
+def test_a_baseline_replaces_the_collections():
+    result = section("sysctl_net", {"baseline": {"net.core.somaxconn": 1024}, "ip_forward": False})
+    assert result["sysctl"]["values"] == {"net.ipv4.ip_forward": "0", "net.core.somaxconn": "1024"}
+
+
+def test_ip_forward_in_overrides_is_refused_naming_the_variable():
+    with pytest.raises(PlanError, match="^sysctl_net_overrides: "):
+        section("sysctl_net", {"overrides": {"net.ipv4.ip_forward": 1}})
+
+
+# --------------------------------------------------------------------------- iommu
+
+@pytest.mark.parametrize("vendor, passthrough, expected", [
+    ("GenuineIntel", False, [["intel_iommu", "on"]]),
+    ("GenuineIntel", True, [["intel_iommu", "on"], ["iommu", "pt"]]),
+    ("AuthenticAMD", False, []),
+    ("AuthenticAMD", True, [["iommu", "pt"]]),
+])
+def test_iommu_arguments_by_vendor(vendor, passthrough, expected):
+    result = section("iommu", {}, {"iommu": True, "iommu_passthrough": passthrough}, host=facts(vendor=vendor))
+    assert result["kernel_args"] == expected
+    assert section("iommu", {}, {}, host=facts(vendor=vendor))["kernel_args"] == []
+
+
+def test_unknown_section_is_refused():
+    with pytest.raises(PlanError, match="^sections: unknown section 'zfs'"):
+        plan(facts(), {}, sections={"zfs": {}})
