@@ -34,6 +34,8 @@ def cmdline(host):
     "hugepagesz=2M",
     "hugepages=0:16,1:80",
     "transparent_hugepage=madvise",
+    "intel_iommu=on",
+    "iommu=pt",
 ])
 def test_running_cmdline_holds_planned_token(host, token):
     assert token in cmdline(host)
@@ -50,7 +52,7 @@ def test_kernel_isolated_cpus_as_planned(host):
 
 
 def test_one_grub_dropin_per_owner(host):
-    for owner in ("numa_pinning", "hugepages"):
+    for owner in ("numa_pinning", "hugepages", "iommu"):
         assert host.file("/etc/default/grub.d/90-kvmops-%s.cfg" % owner).exists
 
 
@@ -86,6 +88,13 @@ def test_irqbalance_banned_from_isolated(host):
 
 def test_numa_balancing_off(host):
     assert host.file("/proc/sys/kernel/numa_balancing").content_string.strip() == "0"
+    dropin = host.file("/etc/sysctl.d/90-kvmops-numa.conf").content_string
+    assert "kernel.numa_balancing = 0" in dropin.splitlines()
+
+
+def test_iommu_on_after_the_reboot(host):
+    assert host.file("/sys/class/iommu").is_directory
+    assert host.check_output("ls /sys/kernel/iommu_groups").split()
 
 
 def test_sysctl_values_live(host):
@@ -127,4 +136,11 @@ def test_audit_reports_nothing_drifted(tmp_path):
     report = json.loads(reports[0].read_text())
     drifted = [row for row in report["rows"] if row["status"] != "applied"]
     assert drifted == []
-    assert report["summary"]["applied"] >= 10
+    assert report["summary"]["applied"] >= 40
+    items = set(row["item"] for row in report["rows"])
+    # every section is audited item by item, the IOMMU arguments included
+    for item in ("iommu: iommu=pt", "numa_pinning: nohz_full=2-3", "hugepages: hugepages=0:16,1:80",
+                 "/sys/devices/system/cpu/isolated", "kernel.numa_balancing", "net.core.somaxconn",
+                 "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf",
+                 "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)"):
+        assert item in items, item
