@@ -8,9 +8,9 @@ A thin shell around the pure planner (module_utils/plan/):
 1. the policy: task options, else the ``kvmops_plan_<option>`` variables, validated
    with the argument spec (``plan.policy.ARGUMENT_SPEC``);
 2. the facts: the ``facts`` option, else ``kvm_host`` (a variable or the host's facts);
-   when they lack a part the planner reads, kvmops.hypervisor.kvm_host_facts is run on the
-   host (read-only, also in check mode) and its facts are returned too, so every role can
-   run alone and in any order;
+   when they lack a part the planner reads, kvmops.hypervisor.kvm_host_facts gathers just
+   the missing parts on the host (read-only, also in check mode); the parts given win, and
+   the merged facts are returned too, so every role can run alone and in any order;
 3. the plan with the sections asked for; sections of a plan computed earlier in the
    play (other roles) are kept, and a plan that already has every section asked for
    (computed earlier, or passed in) is returned as it is.
@@ -31,7 +31,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner imp
     plan,
 )
 
-# The kvm_host parts the planner and its sections read.
+# The kvm_host parts the planner and its sections read (each is the gather_subset of the
+# same name of kvm_host_facts).
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "zfs", "libvirt")
 POLICY_PREFIX = "kvmops_plan_"
 
@@ -76,12 +77,12 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def gather(self, task_vars):
-        result = self._execute_module(module_name="kvmops.hypervisor.kvm_host_facts", module_args={},
-                                      task_vars=task_vars)
+    def gather(self, subsets, task_vars):
+        result = self._execute_module(module_name="kvmops.hypervisor.kvm_host_facts",
+                                      module_args={"gather_subset": list(subsets)}, task_vars=task_vars)
         if result.get("failed"):
             raise AnsibleActionFail("facts: kvmops.hypervisor.kvm_host_facts failed: %s" % result.get("msg"))
-        return (result.get("ansible_facts") or {}).get("kvm_host")
+        return (result.get("ansible_facts") or {}).get("kvm_host") or {}
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -101,8 +102,10 @@ class ActionModule(ActionBase):
             return result
         facts = find_facts(args.get("facts"), task_vars)
         new_facts = None
-        if args.get("facts") is None and missing_parts(facts):
-            facts = new_facts = self.gather(task_vars)
+        missing = missing_parts(facts)
+        if args.get("facts") is None and missing:
+            gathered = self.gather(missing, task_vars)
+            facts = new_facts = dict(gathered, **(facts or {}))
         if not facts:
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "

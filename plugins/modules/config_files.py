@@ -20,6 +20,8 @@ description:
   - A file of O(lines) that does not exist is left missing (the package that owns it is not
     installed) and reported in RV(skipped).
   - Check mode writes nothing and reports the same changes and diffs.
+extends_documentation_fragment:
+  - kvmops.hypervisor.root
 author:
   - kvmops maintainers (@kvmops)
 options:
@@ -36,11 +38,6 @@ options:
         goes after the package's commented example C(#KEY=), else at the end.
     type: dict
     default: {}
-  root:
-    description:
-      - Internal, for tests. Paths are taken under this directory.
-    type: path
-    default: /
 attributes:
   check_mode:
     support: full

@@ -23,6 +23,8 @@ description:
     C(Documentation/admin-guide/sysctl/vm.rst) (C(compact_memory)).
   - Boot-time pages are a kernel command line matter (see M(kvmops.hypervisor.kernel_cmdline));
     this module only changes the running kernel.
+extends_documentation_fragment:
+  - kvmops.hypervisor.root
 author:
   - kvmops maintainers (@kvmops)
 options:
@@ -45,11 +47,6 @@ options:
       - How many times to compact memory and retry the short pools. V(0) disables compaction.
     type: int
     default: 2
-  root:
-    description:
-      - Root of the file system tree holding C(/sys) and C(/proc) (for tests).
-    type: path
-    default: /
 attributes:
   check_mode:
     description: Can run in check mode and predict the change without modifying the target.

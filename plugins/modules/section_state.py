@@ -20,6 +20,8 @@ description:
   - Changes nothing; a missing file or attribute is reported as V(null).
   - C(playbooks/audit.yml) hands the result to the C(kvmops.hypervisor.audit_report) filter,
     which compares it with the plan item by item.
+extends_documentation_fragment:
+  - kvmops.hypervisor.root
 author:
   - kvmops maintainers (@kvmops)
 options:
@@ -27,10 +29,6 @@ options:
     description: Section name to section, as in C(kvm_host_plan) (e.g. its C(numa_pinning) key).
     type: dict
     required: true
-  root:
-    description: Internal, for tests. Paths are read under this directory.
-    type: path
-    default: /
 attributes:
   check_mode:
     support: full

@@ -24,6 +24,8 @@ description:
   - Every attribute is validated before the first write, so a bad request changes nothing.
   - Changes only the running kernel. For persistence use a C(tmpfiles.d) or C(sysctl.d)
     drop-in or a kernel argument.
+extends_documentation_fragment:
+  - kvmops.hypervisor.root
 author:
   - kvmops maintainers (@kvmops)
 options:
@@ -40,11 +42,6 @@ options:
     type: str
     choices: [fail, warn, ignore]
     default: fail
-  root:
-    description:
-      - Root of the file system tree holding C(/sys) and C(/proc) (for tests).
-    type: path
-    default: /
 attributes:
   check_mode:
     description: Can run in check mode and predict the change without modifying the target.

@@ -91,7 +91,7 @@ def test_unknown_keys_fail_naming_them_before_anything_is_written(sandbox):
     ({"sysctl_net_overrides": {"net.core.somaxconn": 1.5}}, "sysctl_net_overrides['net.core.somaxconn']: must be"),
     ({"sysctl_net_overrides": ["net.core.somaxconn"]}, "sysctl_net_overrides"),
     ({"sysctl_net_overrides": {"net.ipv4.ip_forward": 1}}, "set sysctl_net_ip_forward (auto, true or false) instead"),
-    ({"sysctl_net_ip_forward": "sometimes"}, "sysctl_net_ip_forward must be auto, true or false, got 'sometimes'"),
+    ({"sysctl_net_ip_forward": "sometimes"}, "sysctl_net_ip_forward: must be auto, true or false, got 'sometimes'"),
     ({"sysctl_net_removals": {"vm.max_map_count": 1}}, "sysctl_net_removals"),
 ])
 def test_bad_input_fails_naming_the_variable_before_anything_is_written(sandbox, extra, message):
@@ -217,12 +217,12 @@ def test_image_mode_writes_files_and_touches_no_running_state(sandbox):
 
 
 def test_ip_forward_auto_gathers_libvirt_facts_when_kvm_host_is_missing(sandbox):
-    """No kvm_host: the role runs kvm_host_facts (libvirt subset) on the target itself."""
+    """No kvm_host: the role's host_plan runs kvm_host_facts on the target itself."""
     extravars = base_vars(sysctl_net_ignore_unknown=True)
     del extravars["kvm_host"]
     result = sandbox.playbook(PLAYBOOK, extravars)
     assert result.rc == 0, result
-    assert "TASK [kvmops.hypervisor.sysctl_net : Gather libvirt facts for net.ipv4.ip_forward (once per play)] ***\nok:" in result.output
+    assert "TASK [kvmops.hypervisor.sysctl_net : Facts and this role's section of the plan (kvm_host_plan.sysctl_net)] ***\nok:" in result.output
     networks_dir = "/etc/libvirt/qemu/networks"
     routing = False
     if os.path.isdir(networks_dir):

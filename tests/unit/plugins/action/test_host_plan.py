@@ -79,12 +79,16 @@ def test_missing_parts_are_gathered_on_the_host_and_returned():
     calls = []
 
     def execute_module(module_name=None, module_args=None, task_vars=None):
-        calls.append(module_name)
-        return {"ansible_facts": {"kvm_host": FACTS}}
+        calls.append((module_name, module_args))
+        return {"ansible_facts": {"kvm_host": dict((key, FACTS[key]) for key in module_args["gather_subset"])}}
     action._execute_module = execute_module
-    result = action.run(task_vars={"ansible_facts": {"kvm_host": {"libvirt": {"present": False}}}})
-    assert calls == ["kvmops.hypervisor.kvm_host_facts"]
-    assert result["ansible_facts"]["kvm_host"] == FACTS
+    nat = {"present": True, "networks": [{"name": "default", "forward_mode": "nat"}]}
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": {"libvirt": nat}}})
+    # only the missing parts are gathered; the part given wins
+    assert calls == [("kvmops.hypervisor.kvm_host_facts", {"gather_subset": ["cpu", "numa", "memory", "kernel", "zfs"]})]
+    assert result["ansible_facts"]["kvm_host"] == dict(FACTS, libvirt=nat)
+    values = result["ansible_facts"]["kvm_host_plan"]["sysctl_net"]["sysctl"]["values"]
+    assert values["net.ipv4.ip_forward"] == "1"
     assert "sysctl_net" in result["ansible_facts"]["kvm_host_plan"]
 
 
