@@ -71,6 +71,12 @@ options:
         written under the root.
     type: path
     default: /
+  origins:
+    description:
+      - Key to the variable it came from, for error messages, when the caller merged the
+        profile itself (a plan section passes its own); wins over the label of O(settings).
+    type: dict
+    default: {}
   labels:
     description:
       - Names used for O(settings), O(overrides), O(removals) and O(ip_forward) in error

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,6 +54,17 @@ ANSIBLE_TMP = re.compile(r"^/root/\.ansible(/|$)")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 LOOP = re.compile(r"/dev/loop\d+(p\d+)?")
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def cpulist(cpus):
+    """CPU ids as a kernel cpulist string (0-3,8): how the roles write them."""
+    ranges, cpus = [], sorted(cpus)
+    for cpu in cpus:
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in ranges)
 
 
 def written(root, stamp):
@@ -167,32 +179,46 @@ def check_mode_and_refusals(case):
     case.guest = case.play(SITE, "guest", "-e", '{"kvmops_plan_guests": [{"name": "big", "vcpus": 64, "memory_mb": 1024}]}')
 
 
+# Longest first: two workers, the machine's two cores.
 CASE_JOBS = [
-    # plan alone writes nothing with the defaults: the iommu section is asked for.
-    (Case("alone_plan", {"kvmops_plan_iommu": True, "kvmops_plan_iommu_passthrough": True}), roles_alone_and_reversed),
+    (Case("reversed"), roles_alone_and_reversed),
+    (Case("pristine"), check_mode_and_refusals),
     (Case("alone_numa_pinning"), roles_alone_and_reversed),
     (Case("alone_hugepages"), roles_alone_and_reversed),
     (Case("alone_sysctl_net"), roles_alone_and_reversed),
-    (Case("reversed"), roles_alone_and_reversed),
-    (Case("pristine"), check_mode_and_refusals),
+    # plan alone writes nothing with the defaults: the iommu section is asked for.
+    (Case("alone_plan", {"kvmops_plan_iommu": True, "kvmops_plan_iommu_passthrough": True}), roles_alone_and_reversed),
 ]
 
 
 @pytest.fixture(scope="session")
-def cases():
+def helpers():
+    """This module: the test modules cannot import it (pytest --import-mode=importlib)."""
+    return sys.modules[__name__]
+
+
+@pytest.fixture(scope="session")
+def cases(request):
     """Every extra case, run (two at a time); {name: Case}."""
     start = time.monotonic()
-    for case, _job in CASE_JOBS:
-        case.root, case.stamp = new_chroot(case.name)
-    unpacked = time.monotonic() - start
 
     def work(item):
-        item[1](item[0])
+        case, job = item
+        begin = time.monotonic()
+        case.root, case.stamp = new_chroot(case.name)
+        case.unpacked = time.monotonic() - begin
+        job(case)
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(work, CASE_JOBS))
-    print("\nextra cases: %d chroots unpacked in %.0fs, runs done at %.0fs: %s"
-          % (len(CASE_JOBS), unpacked, time.monotonic() - start,
-             ", ".join(repr(run) for case, _job in CASE_JOBS for run in case.runs)))
+    report = request.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["extra cases: %d fresh chroots, two at a time, done in %.0fs" % (len(CASE_JOBS), time.monotonic() - start)]
+    lines += ["  %s: chroot-new %.0fs, %s" % (case.name, case.unpacked, ", ".join(map(repr, case.runs)))
+              for case, _job in CASE_JOBS]
+    (CASES / "timings.txt").write_text("\n".join(lines) + "\n")
+    if report is not None:
+        report.write_line("")
+        for line in lines:
+            report.write_line(line)
     return {case.name: case for case, _job in CASE_JOBS}
 
 

@@ -1,5 +1,158 @@
-"""Checks of the files the roles write in image mode go here (one test per outcome).
+"""What playbooks/site.yml (converge, then idempotence) wrote into the image chroot, in image
+mode, with the default variables: files only, every value as the plan has it.
 
-Commands reach the chroot through Ansible (community.general.chroot has no native testinfra
-backend), about a second each: read several files per command where it matters.
+The files are read from the controller (the chroot is a local directory; tests/conftest.py);
+the plan is host_plan's, run in check mode in the chroot through Ansible: the same facts and
+the roles' default options, so the expectations follow the machine the test runs on (CPUs,
+NUMA nodes, CPU vendor) instead of assuming one.
 """
+
+import re
+
+import pytest
+
+ETC_DROPIN = "/etc/default/grub.d/90-kvmops-%s.cfg"
+CPUAFFINITY = "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf"
+IRQBALANCE = "/etc/default/irqbalance"
+NUMA_SYSCTL = "/etc/sysctl.d/90-kvmops-numa.conf"
+MEMORY_SYSCTL = "/etc/sysctl.d/90-kvmops-memory.conf"
+TMPFILES = "/etc/tmpfiles.d/kvmops-memory.conf"
+NET_SYSCTL = "/etc/sysctl.d/90-kvmops-net.conf"
+MODULES_LOAD = "/etc/modules-load.d/kvmops-br_netfilter.conf"
+DROPIN_LINE = re.compile(r'^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$', re.M)
+
+
+@pytest.fixture(scope="module")
+def plan(host):
+    """kvm_host_plan of the instance: every section, the roles' default options."""
+    result = host.ansible(
+        "kvmops.hypervisor.host_plan",
+        """sections='{"numa_pinning": {}, "hugepages": {}, "sysctl_net": {}, "iommu": {}}'""",
+        check=True)
+    return result["ansible_facts"]["kvm_host_plan"]
+
+
+def tokens(section):
+    return ["%s=%s" % (name, value) if value is not None else name for name, value in section["kernel_args"]]
+
+
+def sysctl_text(value):
+    """A planned sysctl value as a drop-in line has it."""
+    if isinstance(value, bool):
+        return str(int(value))
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def text(files, path):
+    return files[path].decode()
+
+
+def test_the_files_written_are_the_plans(site_files, plan, helpers, host):
+    """Exactly these files, no other (no state under /run or /var, no runtime record)."""
+    expected = {helpers.GRUB_CFG}
+    for owner in ("iommu", "numa_pinning", "hugepages"):
+        if plan[owner]["kernel_args"]:
+            expected.add(ETC_DROPIN % owner)
+    for role in ("numa_pinning", "hugepages"):
+        expected.update(path for path, content in plan[role]["files"].items() if content is not None)
+        if plan[role]["sysctl"]["values"]:
+            expected.add(plan[role]["sysctl"]["path"])
+        # A KEY= line goes into a file another package owns only when that file exists.
+        expected.update(path for path in plan[role]["lines"] if host.file(path).exists)
+    if plan["hugepages"]["mounts"]:
+        expected.add("/etc/fstab")
+    expected.update([NET_SYSCTL, MODULES_LOAD])
+    assert sorted(site_files) == sorted(expected)
+
+
+def test_defaults_write_no_iommu_numa_balancing_memory_or_mount_files(site_files):
+    # kvmops_plan_iommu false; no guests: numa_balancing auto and ksm auto leave the
+    # kernel alone, no huge pages are planned, swappiness and zswap are null.
+    for path in (ETC_DROPIN % "iommu", NUMA_SYSCTL, MEMORY_SYSCTL, TMPFILES, "/etc/fstab"):
+        assert path not in site_files
+
+
+def test_numa_pinning_grub_dropin(site_files, plan, helpers):
+    dropin = text(site_files, ETC_DROPIN % "numa_pinning")
+    assert "owner numa_pinning" in dropin
+    assert DROPIN_LINE.findall(dropin) == [" ".join(tokens(plan["numa_pinning"]))]
+    # Isolation none (the default policy): irqaffinity= only.
+    assert DROPIN_LINE.findall(dropin) == ["irqaffinity=%s" % helpers.cpulist(plan["housekeeping_cpus"])]
+
+
+def test_hugepages_grub_dropin(site_files, plan):
+    dropin = text(site_files, ETC_DROPIN % "hugepages")
+    assert "owner hugepages" in dropin
+    args = DROPIN_LINE.findall(dropin)[0].split()
+    assert args == tokens(plan["hugepages"])
+    assert args[-1] == "transparent_hugepage=madvise"
+    # Boot-time huge pages only when the plan has some (none without guests).
+    assert any(arg.startswith("hugepages=") for arg in args) == bool(plan["hugepages"]["mounts"])
+
+
+def test_grub_cfg_boots_with_the_dropins_arguments(site_files, helpers):
+    """The shared handler ran grub-mkconfig in the chroot: every kernel entry gets the
+    drop-ins' arguments, in the drop-ins' file name order."""
+    appended = []
+    for path in sorted(path for path in site_files if path.startswith("/etc/default/grub.d/90-kvmops-")):
+        appended += DROPIN_LINE.findall(text(site_files, path))[0].split()
+    entries = helpers.grub_linux_args(text(site_files, helpers.GRUB_CFG))
+    assert entries
+    for args in entries:
+        assert [arg for arg in args if arg in appended] == appended, args
+
+
+def test_cpuaffinity_dropin(site_files, plan, helpers):
+    if not plan["isolated_cpus"]:
+        assert CPUAFFINITY not in site_files, "no CPU is isolated: no CPUAffinity= drop-in"
+        return
+    lines = [line for line in text(site_files, CPUAFFINITY).splitlines() if not line.startswith("#")]
+    assert lines == ["[Manager]", "CPUAffinity=%s" % helpers.cpulist(plan["housekeeping_cpus"])]
+
+
+def test_irqbalance_banned_cpus(site_files, plan, helpers, host):
+    config = host.file(IRQBALANCE)
+    if not config.exists:
+        # irqbalance is not in the chroot: the role does not create its configuration.
+        assert IRQBALANCE not in site_files
+        return
+    banned = [line for line in config.content_string.splitlines() if line.startswith("IRQBALANCE_BANNED_")]
+    expected = ["IRQBALANCE_BANNED_CPULIST=%s" % helpers.cpulist(plan["isolated_cpus"])] if plan["isolated_cpus"] else []
+    assert banned == expected
+
+
+def test_sysctl_net_dropin(site_files, plan):
+    keys = dict(line.split(" = ", 1) for line in text(site_files, NET_SYSCTL).splitlines()
+                if line and not line.startswith("#"))
+    assert keys == {key: sysctl_text(value) for key, value in plan["sysctl_net"]["sysctl"]["values"].items()}
+    # The baseline, as docs/sysctl_net.md gives it.
+    assert keys["net.core.somaxconn"] == "4096"
+    assert keys["vm.max_map_count"] == "262144"
+    assert keys["net.ipv4.tcp_rmem"] == "4096 131072 33554432"
+    assert keys["net.bridge.bridge-nf-call-iptables"] == "0"
+    # No libvirt network in the chroot: auto leaves forwarding off.
+    assert keys["net.ipv4.ip_forward"] == "0"
+    assert len(keys) == 22
+
+
+def test_br_netfilter_loaded_at_boot(site_files):
+    lines = [line for line in text(site_files, MODULES_LOAD).splitlines() if line and not line.startswith("#")]
+    assert lines == ["br_netfilter"]
+
+
+def test_hugetlbfs_in_fstab_only_when_pages_are_planned(site_files, plan, host):
+    fstab = host.file("/etc/fstab").content_string
+    mounts = [line for line in fstab.splitlines() if " hugetlbfs " in line]
+    assert len(mounts) == len(plan["hugepages"]["mounts"])
+    assert ("/etc/fstab" in site_files) == bool(plan["hugepages"]["mounts"])
+
+
+def test_nothing_running_was_touched(site_files, helpers):
+    """Image mode writes files only. The chroot's /proc/sys and /sys are the controller's,
+    mounted read-only (lab.sh chroot-new): a runtime write would have failed the converge.
+    What was written is boot and configuration files, nothing under /run, /var or /proc."""
+    with open("/proc/mounts") as mounts:
+        options = {fields[1]: fields[3].split(",") for fields in (line.split() for line in mounts)}
+    for path in ("/proc/sys", "/sys"):
+        assert "ro" in options[str(helpers.IMAGE) + path], path
+    assert all(path.startswith(("/etc/", "/boot/grub/")) for path in site_files), sorted(site_files)

@@ -227,6 +227,11 @@ def prepare(params):
         sources[IP_FORWARD_KEY] = "%s; %s" % (note, reason) if note else reason
     profile, origins, warnings = merge_profile(
         params["settings"], params.get("overrides"), params.get("removals"), ip_forward, labels)
+    # The caller may know better where a key came from (a planner that merged the profile).
+    for key, origin in (params.get("origins") or {}).items():
+        canonical = canonical_key(key, "origins")
+        if canonical in origins:
+            origins[canonical] = str(origin)
     return profile, origins, sources, labels, result, warnings
 
 
@@ -244,4 +249,5 @@ def profile_argument_spec():
         path=dict(type="path", default="/etc/sysctl.d/90-kvmops-net.conf"),
         root=dict(type="path", default="/"),
         labels=dict(type="dict", default={}),
+        origins=dict(type="dict", default={}),
     )

@@ -114,6 +114,24 @@ def _file_rows(section, seen):
     return rows
 
 
+_SIZE_KB = {"K": 1, "M": 1024, "G": 1024 * 1024}
+
+
+def _page_kb(opts):
+    """The pagesize= of mount options in kB: the kernel shows 1G pages as pagesize=1024M
+    (hugetlbfs_show_options), fstab says pagesize=1G."""
+    for option in (opts or "").split(","):
+        name, _sep, value = option.partition("=")
+        if name == "pagesize" and value:
+            unit = value[-1].upper()
+            number = value[:-1] if unit in _SIZE_KB else value
+            try:
+                return int(number) * _SIZE_KB.get(unit, 1) if unit in _SIZE_KB else int(number) // 1024
+            except ValueError:
+                return None
+    return None
+
+
 def _mount_rows(section, seen):
     rows = []
     for item in section.get("mounts") or []:
@@ -121,7 +139,7 @@ def _mount_rows(section, seen):
         for where, label in (("fstab", "fstab"), ("mounts", "mounted")):
             entry = seen.get(where, {}).get(path)
             ok = bool(entry) and entry.get("fstype") == item.get("fstype") and \
-                item.get("opts", "") in (entry.get("opts") or "")
+                _page_kb(entry.get("opts")) == _page_kb(item.get("opts"))
             actual = "(absent)" if not entry else "%s %s" % (entry.get("fstype"), entry.get("opts"))
             rows.append(_row("mount", "%s (%s)" % (path, label), "%s %s" % (item.get("fstype"), item.get("opts")),
                              actual, APPLIED if ok else DRIFTED))

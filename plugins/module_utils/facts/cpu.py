@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """CPU topology facts: online CPUs, physical cores, packages, last-level caches.
 
-Pure functions of a ``_sysfs.Reader``. The grouping follows what hwloc does on Linux
+Pure functions of a ``common.sysfs.Reader``. The grouping follows what hwloc does on Linux
 (hwloc/topology-linux.c, look_sysfscpu), so that the answer agrees with
 ``lstopo-no-graphics --disallowed`` on the same tree:
 

@@ -5,8 +5,9 @@
 
 - ``kernel_args``: ordered ``[name, value]`` pairs, applied by kernel_cmdline with the
   section's name as owner (value None: a flag).
-- ``sysctl``: ``{path, values: {key: value}, sources: {key: reason}, header}``, one
-  drop-in per role through sysctl_dropin (no values: the drop-in is removed).
+- ``sysctl``: ``{path, values: {key: value}, sources: {key: reason}, origins: {key:
+  variable}, header}``, one drop-in per role through sysctl_dropin (no values: the
+  drop-in is removed; origins name the variable in its error messages).
 - ``files``: ``{path: text}`` for files the role owns whole (None: must be absent).
 - ``lines``: ``{path: {KEY: line}}`` for ``KEY=`` lines in files others own (None: no
   such line); a missing file is left missing.
@@ -27,7 +28,7 @@ def section(**fields):
     """A section with every generic key present (empty when not given)."""
     result = {
         "kernel_args": [],
-        "sysctl": {"path": None, "values": {}, "sources": {}, "header": ""},
+        "sysctl": {"path": None, "values": {}, "sources": {}, "origins": {}, "header": ""},
         "files": {},
         "lines": {},
         "sysfs": {},

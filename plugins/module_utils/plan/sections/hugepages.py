@@ -164,6 +164,7 @@ def build(context, options):
         lines=lines,
         mounts=mounts,
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
+                "origins": dict((key, "hugepages_swappiness") for key in values),
                 "header": managed_header(ROLE, SYSCTL_TEXT)},
         runtime={"pages": pool if options["runtime_allocation"] else {},
                  "allow_partial": options["allow_partial"],

@@ -104,6 +104,7 @@ def build(context, options):
         files={options["systemd_affinity_path"]: affinity},
         lines=lines,
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
+                "origins": dict((key, "numa_pinning_numa_balancing") for key in values),
                 "header": managed_header(ROLE, SYSCTL_TEXT)},
         guests=list(shared["guests"]) if pin_domains else [],
     )

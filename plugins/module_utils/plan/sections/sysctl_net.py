@@ -101,7 +101,7 @@ def build(context, options):
         "labels": LABELS,
     }
     try:
-        profile, _origins, sources, _labels, result, warnings = prepare(params)
+        profile, origins, sources, _labels, result, warnings = prepare(params)
     except SysctlError as exc:
         message = str(exc)
         option = message.split(" ", 1)[0].rstrip(":")
@@ -113,6 +113,7 @@ def build(context, options):
     return section(
         sysctl={"path": options["conf_path"], "values": values,
                 "sources": dict((key, sources[key]) for key in values if key in sources),
+                "origins": dict((key, origins[key]) for key in values if key in origins),
                 "header": managed_header(ROLE, HEADER_TEXT)},
         ip_forward=result.get("ip_forward"),
     )

@@ -164,3 +164,13 @@ def test_table_lines(tmp_path):
     assert lines[0].split() == ["STATUS", "AREA", "ITEM", "EXPECTED", "ACTUAL"]
     assert len(lines) == 1 + len(report["rows"]) + 1
     assert lines[-1].startswith("hv1: 0 applied, 7 pending reboot, ")
+
+
+def test_a_1g_mount_shown_in_megabytes_is_applied(tmp_path):
+    plan = {"hugepages": section(mounts=[{"path": "/dev/hugepages1G", "src": "hugetlbfs",
+                                          "fstype": "hugetlbfs", "opts": "pagesize=1G"}])}
+    write(tmp_path, "/proc/self/mounts", "hugetlbfs /dev/hugepages1G hugetlbfs rw,relatime,pagesize=1024M 0 0\n")
+    write(tmp_path, "/etc/fstab", "hugetlbfs /dev/hugepages1G hugetlbfs pagesize=1G 0 0\n")
+    assert statuses(report_for(tmp_path, BOOT, BOOT, plan), "mount") == ["applied", "applied"]
+    write(tmp_path, "/proc/self/mounts", "hugetlbfs /dev/hugepages1G hugetlbfs rw,relatime,pagesize=2M 0 0\n")
+    assert statuses(report_for(tmp_path, BOOT, BOOT, plan), "mount") == ["applied", "drifted"]

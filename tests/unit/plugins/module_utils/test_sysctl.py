@@ -354,3 +354,13 @@ def test_role_baseline_is_valid_and_sourced():
     for key in ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"):
         triple = [int(v) for v in profile[key].split()]
         assert len(triple) == 3 and triple == sorted(triple) and triple[0] >= 1
+
+
+def test_origins_from_the_caller_name_the_variable_a_key_came_from():
+    """A plan section merged the profile itself: its origins name the variable in errors."""
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import prepare
+    params = {"settings": {"net.core.somaxconn": 1, "vm.swappiness": 10},
+              "origins": {"vm/swappiness": "hugepages_swappiness", "not.in.profile": "x"},
+              "labels": {"settings": "kvm_host_plan.hugepages"}}
+    _profile, origins, _sources, _labels, _result, _warnings = prepare(params)
+    assert origins == {"net.core.somaxconn": "kvm_host_plan.hugepages", "vm.swappiness": "hugepages_swappiness"}
