@@ -142,5 +142,6 @@ def test_audit_reports_nothing_drifted(tmp_path):
     for item in ("iommu: iommu=pt", "numa_pinning: nohz_full=2-3", "hugepages: hugepages=0:16,1:80",
                  "/sys/devices/system/cpu/isolated", "kernel.numa_balancing", "net.core.somaxconn",
                  "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf",
-                 "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)"):
+                 "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)",
+                 "lab-guest vcpupin", "lab-guest emulatorpin", "lab-guest memory_nodes"):
         assert item in items, item

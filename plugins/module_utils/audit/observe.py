@@ -3,14 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read, under a root, what a host holds for every generic item of the plan's sections
 (plan/sections/common.py): running sysctl values, sysfs attributes, the text of owned
-files, the KEY= lines of other files, mounts. Never writes, never raises on a missing
-file (reported as None)."""
+files, the KEY= lines of other files, mounts, and the pinning of planned guests in their
+libvirt definition. Never writes, never raises on a missing file (reported as None)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import xml.etree.ElementTree as ElementTree
+
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import current_values
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import DomainXMLError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import tuning_state
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import proc_path
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import current_value
 
@@ -44,6 +48,31 @@ def _fstab(reader):
     return found
 
 
+# libvirt's persistent definition of a system domain (qemu:///system), read-only here.
+DOMAIN_XML = "/etc/libvirt/qemu/%s.xml"
+
+
+def pinning_text(vcpupin):
+    """vCPU to CPU(s) as ``0:2 1:3`` (CPU lists for a vCPU pinned to several)."""
+    return " ".join("%s:%s" % (vcpu, ",".join(str(cpu) for cpu in cpus))
+                    for vcpu, cpus in sorted((int(v), c) for v, c in vcpupin.items()))
+
+
+def _guest(reader, name):
+    """A defined domain's pinning from its XML: {vcpupin, emulatorpin, memory_nodes}, or None."""
+    text = _text(reader, DOMAIN_XML % name)
+    if text is None:
+        return None
+    try:
+        state = tuning_state(ElementTree.fromstring(text))
+    except (ElementTree.ParseError, DomainXMLError, ValueError):
+        return None
+    memory = (state.get("numatune") or {}).get("memory") or {}
+    return {"vcpupin": pinning_text(state["vcpupin"]),
+            "emulatorpin": ",".join(str(cpu) for cpu in state["emulatorpin"] or []),
+            "memory_nodes": ",".join(str(node) for node in memory.get("nodeset") or [])}
+
+
 def observe(reader, sections):
     """``sections``: name -> section. Returns name -> {sysctl, sysfs, boot_sysfs, files,
     lines, mounts, fstab} with what the host holds for each item."""
@@ -54,7 +83,7 @@ def observe(reader, sections):
         if not isinstance(section, dict):
             continue
         seen = {"sysctl": {}, "sysfs": {}, "boot_sysfs": {}, "files": {}, "lines": {},
-                "mounts": {}, "fstab": {}}
+                "mounts": {}, "fstab": {}, "guests": {}}
         for key in ((section.get("sysctl") or {}).get("values") or {}):
             text = _text(reader, proc_path(key))
             seen["sysctl"][key] = None if text is None else " ".join(text.split())
@@ -73,5 +102,8 @@ def observe(reader, sections):
             for item in section["mounts"]:
                 seen["mounts"][item["path"]] = mounts.get(item["path"])
                 seen["fstab"][item["path"]] = fstab.get(item["path"])
+        for guest in section.get("guests") or []:
+            if isinstance(guest, dict) and guest.get("name"):
+                seen["guests"][guest["name"]] = _guest(reader, guest["name"])
         result[name] = seen
     return result

@@ -146,6 +146,26 @@ def _mount_rows(section, seen):
     return rows
 
 
+def _guest_rows(section, seen):
+    rows = []
+    for guest in section.get("guests") or []:
+        name = guest.get("name")
+        found = seen.get("guests", {}).get(name)
+        expected = {
+            "vcpupin": " ".join("%s:%s" % (vcpu, cpu) for vcpu, cpu in
+                                sorted((int(v), c) for v, c in (guest.get("vcpupin") or {}).items())),
+            "emulatorpin": format_cpulist(guest.get("emulatorpin") or []),
+            "memory_nodes": format_cpulist([int(node) for node in guest.get("memory_mb_by_node") or {}]),
+        }
+        for key in ("vcpupin", "emulatorpin", "memory_nodes"):
+            actual = None if found is None else found.get(key)
+            ok = actual is not None and (actual == expected[key] or (key != "vcpupin" and _same(expected[key], actual)))
+            rows.append(_row("guest", "%s %s" % (name, key), expected[key],
+                             "(domain not defined)" if found is None else (actual or "(none)"),
+                             APPLIED if ok else DRIFTED))
+    return rows
+
+
 def section_names(plan):
     """The plan's sections: its mapping values that have the generic section keys."""
     return sorted(name for name, value in plan.items()
@@ -173,6 +193,7 @@ def audit_rows(facts, plan, observed=None):
             rows += _value_rows("sysfs", section.get("sysfs") or {}, seen.get("sysfs") or {})
             rows += _file_rows(section, seen)
             rows += _mount_rows(section, seen)
+            rows += _guest_rows(section, seen)
     return rows
 
 

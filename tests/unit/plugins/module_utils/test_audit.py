@@ -174,3 +174,25 @@ def test_a_1g_mount_shown_in_megabytes_is_applied(tmp_path):
     assert statuses(report_for(tmp_path, BOOT, BOOT, plan), "mount") == ["applied", "applied"]
     write(tmp_path, "/proc/self/mounts", "hugetlbfs /dev/hugepages1G hugetlbfs rw,relatime,pagesize=2M 0 0\n")
     assert statuses(report_for(tmp_path, BOOT, BOOT, plan), "mount") == ["applied", "drifted"]
+
+
+GUEST_XML = """<domain type='qemu'><name>g1</name><vcpu placement='static'>2</vcpu>
+<cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='0-1'/></cputune>
+<numatune><memory mode='strict' nodeset='1'/></numatune></domain>"""
+
+
+def test_guest_pinning_rows_from_the_domain_definition(tmp_path):
+    guest = {"name": "g1", "vcpupin": {"0": 2, "1": 3}, "emulatorpin": [0, 1], "memory_mb_by_node": {"1": 128}}
+    plan = {"numa_pinning": section(guests=[guest])}
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert [(r["item"], r["actual"], r["status"]) for r in rows if r["area"] == "guest"] == [
+        ("g1 vcpupin", "(domain not defined)", "drifted"),
+        ("g1 emulatorpin", "(domain not defined)", "drifted"),
+        ("g1 memory_nodes", "(domain not defined)", "drifted")]
+    write(tmp_path, "/etc/libvirt/qemu/g1.xml", GUEST_XML)
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert [(r["expected"], r["actual"], r["status"]) for r in rows if r["area"] == "guest"] == [
+        ("0:2 1:3", "0:2 1:3", "applied"), ("0-1", "0,1", "applied"), ("1", "1", "applied")]
+    write(tmp_path, "/etc/libvirt/qemu/g1.xml", GUEST_XML.replace("cpuset='3'", "cpuset='1'"))
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert [r["status"] for r in rows if r["area"] == "guest"] == ["drifted", "applied", "applied"]
