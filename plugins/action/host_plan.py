@@ -23,13 +23,13 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (
     ARGUMENT_SPEC,
-    SECTIONS,
     PlanError,
     normalize_policy,
-    plan,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 # The kvm_host parts the planner and its sections read (each is the gather_subset of the
 # same name of kvm_host_facts).

@@ -32,16 +32,18 @@ options:
     default: {}
   lines:
     description:
-      - Path to C({KEY: line}) for C(KEY=) lines in a file others own. The line must set
-        KEY (C(KEY=value), C(key = value)); V(null) removes every line that sets KEY.
+      - "Path to a dict of KEY to line, for C(KEY=) lines in a file others own. The line must
+        set KEY (C(KEY=value), C(key = value)); V(null) removes every line that sets KEY."
       - The first line that sets KEY is replaced in place and later ones removed; a new line
         goes after the package's commented example C(#KEY=), else at the end.
     type: dict
     default: {}
 attributes:
   check_mode:
+    description: Writes nothing; reports the same changes and diffs.
     support: full
   diff_mode:
+    description: One diff per file written or removed.
     support: full
 """
 

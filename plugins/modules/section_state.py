@@ -31,8 +31,10 @@ options:
     required: true
 attributes:
   check_mode:
+    description: Reads only, in check mode as in a normal run.
     support: full
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
 """
 

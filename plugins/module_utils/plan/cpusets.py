@@ -14,6 +14,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist i
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError, is_int
 
+
 def choose_housekeeping(topo, policy, warnings):
     explicit = policy.get("housekeeping_cpus")
     if explicit is not None and explicit != "" and explicit != []:
@@ -75,4 +76,3 @@ def choose_emulator_cores(topo, policy, housekeeping, warnings):
             warnings.append("NUMA node %d: its last guest core goes to emulator threads" % node["id"])
         by_node[node["id"]] = list(topo.cores[free[0]])
     return by_node
-

@@ -15,6 +15,7 @@ ISOLCPUS_FLAGS_SINCE = (4, 15)     # isolcpus=[flag-list,]<cpu-list>, flag "doma
 MANAGED_IRQ_SINCE = (5, 6)         # isolcpus flag "managed_irq"
 HUGEPAGES_NODE_FORMAT_SINCE = (5, 16)  # hugepages=<node>:<count>[,<node>:<count>]
 
+
 def isolcpus_value(isolated, version):
     cpus = format_cpulist(isolated)
     if version is None or version < ISOLCPUS_FLAGS_SINCE:

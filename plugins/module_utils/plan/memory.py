@@ -16,6 +16,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy impo
     is_int,
 )
 
+
 def size_label(size_kb):
     for label, value in PAGE_SIZES_KB.items():
         if value == size_kb:
@@ -210,4 +211,3 @@ class Memory(object):
         if hugepages:
             return normal * KB_PER_MB // self.page_kb * self.page_kb // KB_PER_MB
         return normal
-

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError, is_int
 
+
 class _CpuState(object):
     """Free isolated cores of one node: whole free cores and shared-guest partial cores."""
 
@@ -299,4 +300,3 @@ def place_guests(topo, memory, isolated, emulator_by_node, guests, spanning):
             reason += "; spread over several nodes it does not fit either"
         result.unplaced[guest["name"]] = reason
     return result
-

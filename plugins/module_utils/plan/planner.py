@@ -40,15 +40,11 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.placement i
     place_guests,
     validate_guests,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (  # noqa: F401 (re-exported)
-    ARGUMENT_SPEC,
-    GUEST_OPTIONS,
-    MUTUALLY_EXCLUSIVE,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (
     PlanError,
     normalize_policy,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.memory import default_reserve_mb  # noqa: F401
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS, build_sections
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import build_sections
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.topology import (
     Topology,
     kernel_config_value,
@@ -119,7 +115,7 @@ def plan(facts, policy=None, validated=False, sections=None):
     memory = Memory(topo, facts, policy, page_kb, warnings)
     guests = validate_guests(policy.get("guests"), topo, memory, isolated)
     placement = place_guests(topo, memory, isolated, emulator_by_node, guests,
-                              policy.get("guest_spanning", True))
+                             policy.get("guest_spanning", True))
     memory = placement.memory
     pages = dict(memory.pages)
 

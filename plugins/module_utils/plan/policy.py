@@ -51,14 +51,12 @@ ARGUMENT_SPEC = dict(
 MUTUALLY_EXCLUSIVE = [["hugepages_percent", "hugepages_per_node"]]
 
 
-
 class PlanError(ValueError):
     """An invalid policy or facts; ``option`` names the culprit, the message starts with it."""
 
     def __init__(self, option, message):
         self.option = option
         super(PlanError, self).__init__("%s: %s" % (option, message))
-
 
 
 def normalize_policy(policy):
@@ -101,7 +99,6 @@ def _first_option_named(message):
 
 def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
-
 
 
 def validate_section_options(section, spec, options):

@@ -16,6 +16,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist i
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError, is_int
 
+
 class Topology(object):
     """CPU cores and NUMA nodes, as the planner needs them."""
 
@@ -158,4 +159,3 @@ def kernel_config_value(facts, name):
     if value in (None, False):
         return ""
     return str(value)
-

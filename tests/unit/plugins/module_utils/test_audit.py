@@ -66,7 +66,8 @@ def converged_tree(root, isolated="1,3", node1_pages="16"):
     write(root, "/etc/fstab", "hugetlbfs /dev/hugepages2M hugetlbfs pagesize=2M 0 0\n")
 
 
-def report_for(tmp_path, cmdline, pending, plan=PLAN):
+def report_for(tmp_path, cmdline, pending, plan=None):
+    plan = PLAN if plan is None else plan
     return audit_report(facts(cmdline, pending), plan, observe(Reader(str(tmp_path)), plan), host="hv1")
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import services as services
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import services
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree

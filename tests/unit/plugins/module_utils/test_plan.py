@@ -11,7 +11,9 @@ import copy
 
 import pytest
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import memory as _memory
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner as _plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import policy as _policy
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError
 
 # Every section with the options that leave the shared decisions visible as they are:
@@ -23,6 +25,7 @@ ALL_SECTIONS = {"numa_pinning": {"allow_unplaced": True}, "hugepages": {"thp": "
 def plan(facts, policy=None, **kwargs):
     kwargs.setdefault("sections", ALL_SECTIONS)
     return _plan.plan(facts, policy, **kwargs)
+
 
 GIB_KB = 1024 * 1024
 
@@ -184,10 +187,10 @@ def test_housekeeping_emulatorpin_is_the_nodes_housekeeping():
 # ----------------------------------------------------------------- huge pages and memory
 
 def test_default_reserve_formula():
-    assert _plan.default_reserve_mb(65536, True) == 1024 + 2622
-    assert _plan.default_reserve_mb(65536, False) == 2622
-    assert _plan.default_reserve_mb(512, True) == 512
-    assert _plan.default_reserve_mb(0, True) == 0
+    assert _memory.default_reserve_mb(65536, True) == 1024 + 2622
+    assert _memory.default_reserve_mb(65536, False) == 2622
+    assert _memory.default_reserve_mb(512, True) == 512
+    assert _memory.default_reserve_mb(0, True) == 0
     result = plan(make_facts(sockets=1, cores=2, smt=1, memory_only=1), {})
     assert result["reserved_memory_mb"] == {"0": 3646, "1": 2622}
 
@@ -473,9 +476,9 @@ def test_every_documented_option_is_in_the_argument_spec():
     import yaml
     from ansible_collections.kvmops.hypervisor.plugins.modules import host_plan as stub
     doc = yaml.safe_load(stub.DOCUMENTATION)
-    assert set(doc["options"]) == set(_plan.ARGUMENT_SPEC)
-    for name, spec in _plan.ARGUMENT_SPEC.items():
+    assert set(doc["options"]) == set(_policy.ARGUMENT_SPEC)
+    for name, spec in _policy.ARGUMENT_SPEC.items():
         assert doc["options"][name]["type"] == spec["type"], name
         assert doc["options"][name].get("default") == spec.get("default"), name
         assert doc["options"][name].get("choices") == spec.get("choices"), name
-    assert set(doc["options"]["guests"]["suboptions"]) == set(_plan.GUEST_OPTIONS)
+    assert set(doc["options"]["guests"]["suboptions"]) == set(_policy.GUEST_OPTIONS)

@@ -25,6 +25,7 @@ ALL_SECTIONS = {"numa_pinning": {"allow_unplaced": True}, "hugepages": {"thp": "
 def plan(facts, policy=None):
     return _plan.plan(facts, policy, sections=ALL_SECTIONS)
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
 HWLOC = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "hwloc")
