@@ -18,7 +18,7 @@ description:
     in the same directory, fsync, rename): a reader sees the old file or the new one.
   - Compares first; writes only what differs (text, mode 0644, root ownership).
   - A file of O(lines) that does not exist is left missing (the package that owns it is not
-    installed) and reported in RV(skipped).
+    installed) and reported in RV(missing_files).
   - Check mode writes nothing and reports the same changes and diffs.
 extends_documentation_fragment:
   - kvmops.hypervisor.root
@@ -60,8 +60,8 @@ changed_files:
   returned: always
   type: list
   elements: str
-skipped:
-  description: Files of O(lines) that do not exist and were left missing.
+missing_files:
+  description: Files of O(lines) that do not exist and were left missing (not C(skipped), Ansible's own key).
   returned: always
   type: list
   elements: str
@@ -147,7 +147,7 @@ def main():
         except (IOError, OSError) as exc:
             module.fail_json(msg="%s: %s (files written before it: %s)" % (path, exc, ", ".join(changed_files[:-1]) or "none"),
                              changed_files=changed_files[:-1])
-    module.exit_json(changed=bool(changed_files), changed_files=changed_files, skipped=skipped, diff=diffs)
+    module.exit_json(changed=bool(changed_files), changed_files=changed_files, missing_files=skipped, diff=diffs)
 
 
 if __name__ == "__main__":

@@ -186,8 +186,10 @@ tokens:
   type: list
   elements: str
   sample: [default_hugepagesz=1G, hugepagesz=1G, hugepages=0:4]
-skipped:
-  description: The owner's arguments already set, identically, outside kvmops, so not added.
+present_elsewhere:
+  description:
+    - The owner's arguments already set, identically, outside kvmops, so not added.
+    - (Not C(skipped): that is Ansible's own result key, and a list there shows the task as skipped.)
   returned: always
   type: list
   elements: str
@@ -355,7 +357,7 @@ def main():
         changed=changed,
         backend=change.backend,
         tokens=change.tokens,
-        skipped=change.skipped,
+        present_elsewhere=change.skipped,
         pending=pending,
         running=running,
         owned_keys=sorted(change.owned_keys),
