@@ -2,7 +2,7 @@
 mode, with the default variables: files only, every value as the plan has it.
 
 The files are read from the controller (the chroot is a local directory; tests/conftest.py);
-the plan is host_plan's, run in check mode in the chroot through Ansible: the same facts and
+the plan is host_plan's, run in check mode in the chroot through Ansible (testinfra's host): the same facts and
 the roles' default options, so the expectations follow the machine the test runs on (CPUs,
 NUMA nodes, CPU vendor) instead of assuming one.
 """
@@ -44,10 +44,15 @@ def sysctl_text(value):
 
 
 def text(files, path):
-    return files[path].decode()
+    return files[path]
 
 
-def test_the_files_written_are_the_plans(site_files, plan, helpers, host):
+def in_image(helpers, path):
+    """A file of the instance, read from the controller (the chroot is a local directory)."""
+    return helpers.IMAGE / path.lstrip("/")
+
+
+def test_the_files_written_are_the_plans(site_files, plan, helpers):
     """Exactly these files, no other (no state under /run or /var, no runtime record)."""
     expected = {helpers.GRUB_CFG}
     for owner in ("iommu", "numa_pinning", "hugepages"):
@@ -58,7 +63,7 @@ def test_the_files_written_are_the_plans(site_files, plan, helpers, host):
         if plan[role]["sysctl"]["values"]:
             expected.add(plan[role]["sysctl"]["path"])
         # A KEY= line goes into a file another package owns only when that file exists.
-        expected.update(path for path in plan[role]["lines"] if host.file(path).exists)
+        expected.update(path for path in plan[role]["lines"] if in_image(helpers, path).exists())
     if plan["hugepages"]["mounts"]:
         expected.add("/etc/fstab")
     expected.update([NET_SYSCTL, MODULES_LOAD])
@@ -110,13 +115,13 @@ def test_cpuaffinity_dropin(site_files, plan, helpers):
     assert lines == ["[Manager]", "CPUAffinity=%s" % helpers.cpulist(plan["housekeeping_cpus"])]
 
 
-def test_irqbalance_banned_cpus(site_files, plan, helpers, host):
-    config = host.file(IRQBALANCE)
-    if not config.exists:
+def test_irqbalance_banned_cpus(site_files, plan, helpers):
+    config = in_image(helpers, IRQBALANCE)
+    if not config.exists():
         # irqbalance is not in the chroot: the role does not create its configuration.
         assert IRQBALANCE not in site_files
         return
-    banned = [line for line in config.content_string.splitlines() if line.startswith("IRQBALANCE_BANNED_")]
+    banned = [line for line in config.read_text().splitlines() if line.startswith("IRQBALANCE_BANNED_")]
     expected = ["IRQBALANCE_BANNED_CPULIST=%s" % helpers.cpulist(plan["isolated_cpus"])] if plan["isolated_cpus"] else []
     assert banned == expected
 
@@ -140,8 +145,8 @@ def test_br_netfilter_loaded_at_boot(site_files):
     assert lines == ["br_netfilter"]
 
 
-def test_hugetlbfs_in_fstab_only_when_pages_are_planned(site_files, plan, host):
-    fstab = host.file("/etc/fstab").content_string
+def test_hugetlbfs_in_fstab_only_when_pages_are_planned(site_files, plan, helpers):
+    fstab = in_image(helpers, "/etc/fstab").read_text()
     mounts = [line for line in fstab.splitlines() if " hugetlbfs " in line]
     assert len(mounts) == len(plan["hugepages"]["mounts"])
     assert ("/etc/fstab" in site_files) == bool(plan["hugepages"]["mounts"])

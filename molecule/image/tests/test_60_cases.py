@@ -1,76 +1,81 @@
-"""Beyond site.yml's order, each on a fresh chroot of its own (tests/conftest.py, cases):
+"""Beyond site.yml's order, on two fresh chroots (tests/conftest.py, cases):
 
-- each applying role alone, and all of them in reverse order (roles.yml): the first run
-  converges, the second changes nothing, and they write what site.yml writes;
-- site.yml in check mode writes nothing; a bad variable and a guest that cannot be placed
-  are refused, naming the variable, before any file changes.
+- alone: a bad variable and a guest that cannot be placed are refused by site.yml, naming
+  the variable, before any file changes; then each applying role alone (roles.yml): its
+  first play converges, its second changes nothing, and it writes what site.yml writes;
+- reversed: site.yml in check mode writes nothing; then all applying roles in one play in
+  reverse order: converges, a second play changes nothing, the files are site.yml's.
 """
 
 import pytest
 
-ALONE = ["plan", "numa_pinning", "hugepages", "sysctl_net"]
-RUNS = ["alone_%s" % role for role in ALONE] + ["reversed"]
+DROPIN = "/etc/default/grub.d/90-kvmops-%s.cfg"
+ALONE = ["sysctl_net", "hugepages", "numa_pinning", "plan"]  # roles.yml's order
 
 
 def explain(run):
     return "%r, output in %s.log:\n%s" % (run, run.name.replace("/", "."), run.tail())
 
 
-@pytest.mark.parametrize("name", RUNS)
-def test_converges(cases, name):
-    run = cases[name].first
+def dropin_args(text):
+    return text.rsplit("$GRUB_CMDLINE_LINUX ", 1)[1].split('"')[0].split()
+
+
+@pytest.mark.parametrize("name", ["alone", "reversed"])
+def test_roles_yml_converges(cases, name):
+    run = cases[name].roles
     assert run.rc == 0 and run.recap[name]["failed"] == 0, explain(run)
-    assert run.changed(name) > 0, explain(run)
 
 
-@pytest.mark.parametrize("name", RUNS)
-def test_second_run_changes_nothing(cases, name):
-    run = cases[name].second
-    assert run is not None, "the first run failed"
-    assert run.rc == 0, explain(run)
-    assert run.changed(name) == 0, "changed: %s; %s" % (run.changed_tasks(), explain(run))
+@pytest.mark.parametrize("name, steps", [("alone", ALONE), ("reversed", ["reversed"])])
+def test_each_step_converges_then_changes_nothing(cases, name, steps):
+    """Play by play: a step's first play changes the fresh chroot, its second changes nothing."""
+    plays = cases[name].roles.plays()
+    assert len(plays) == 2 * len(steps), explain(cases[name].roles)
+    for step, (first, second) in zip(steps, zip(plays[::2], plays[1::2])):
+        assert first[1], "%s: the first play changed nothing (%s)" % (step, first[0])
+        assert not second[1], "%s: the second play changed %s" % (step, second[1])
 
 
 def test_reversed_writes_what_site_yml_writes(cases, site_files, helpers):
     """Same files, same contents (each chroot's own root UUID aside, in grub.cfg)."""
-    assert helpers.comparable(cases["reversed"].runs[-1].files) == helpers.comparable(site_files)
+    assert helpers.comparable(cases["reversed"].roles.files) == helpers.comparable(site_files)
 
 
 @pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net"])
 def test_role_alone_writes_what_it_writes_in_site_yml(cases, site_files, helpers, role):
-    alone = helpers.comparable(cases["alone_" + role].runs[-1].files)
+    alone = helpers.comparable(cases["alone"].roles.files)
     site = helpers.comparable(site_files)
     own = {path: text for path, text in site.items() if helpers.OWNERS.get(path) == role}
     assert own, "site.yml wrote nothing of %s's" % role
-    assert {path: text for path, text in alone.items() if path != helpers.GRUB_CFG} == own
-    # The boot loader configuration is regenerated when the role writes kernel arguments,
-    # with only its own (the other roles' drop-ins are not there).
-    dropin = "/etc/default/grub.d/90-kvmops-%s.cfg" % role
-    assert (helpers.GRUB_CFG in alone) == (dropin in own)
-    if dropin in own:
-        args = own[dropin].rsplit('$GRUB_CMDLINE_LINUX ', 1)[1].split('"')[0].split()
-        for entry in helpers.grub_linux_args(alone[helpers.GRUB_CFG]):
-            assert entry[-len(args):] == args or entry[-len(args) - 1:-1] == args, entry
+    assert {path: text for path, text in alone.items() if helpers.OWNERS.get(path) == role} == own
+
+
+def test_alone_writes_nothing_else(cases, site_files, helpers):
+    """site.yml's files, plus the iommu drop-in the plan play asked for; the boot loader
+    configuration has every drop-in's arguments, in file name order."""
+    alone = helpers.comparable(cases["alone"].roles.files)
+    assert sorted(alone) == sorted(set(site_files) | {DROPIN % "iommu"})
+    appended = []
+    for path in sorted(path for path in alone if path.startswith("/etc/default/grub.d/90-kvmops-")):
+        appended += dropin_args(alone[path])
+    for entry in helpers.grub_linux_args(alone[helpers.GRUB_CFG]):
+        assert [arg for arg in entry if arg in appended] == appended, entry
 
 
 def test_plan_alone_writes_the_iommu_dropin(cases, helpers):
     """kvmops_plan_iommu and kvmops_plan_iommu_passthrough true: iommu=pt, and intel_iommu=on
     on an Intel CPU (the controller's: the chroot's facts are the running machine's)."""
-    files = helpers.comparable(cases["alone_plan"].runs[-1].files)
-    assert sorted(files) == sorted([helpers.GRUB_CFG, "/etc/default/grub.d/90-kvmops-iommu.cfg"])
+    files = helpers.comparable(cases["alone"].roles.files)
     with open("/proc/cpuinfo") as cpuinfo:
         intel = "GenuineIntel" in cpuinfo.read()
-    expected = (["intel_iommu=on"] if intel else []) + ["iommu=pt"]
-    assert 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX %s"' % " ".join(expected) in files[
-        "/etc/default/grub.d/90-kvmops-iommu.cfg"]
-    for entry in helpers.grub_linux_args(files[helpers.GRUB_CFG]):
-        assert "iommu=pt" in entry, entry
+    assert dropin_args(files[DROPIN % "iommu"]) == (["intel_iommu=on"] if intel else []) + ["iommu=pt"]
 
 
 def test_check_mode_writes_nothing(cases):
-    run = cases["pristine"].check
+    run = cases["reversed"].check
     assert run.rc == 0, explain(run)
-    assert run.changed("pristine") > 0, "check mode on a fresh chroot predicted no change: " + explain(run)
+    assert run.changed("reversed") > 0, "check mode on a fresh chroot predicted no change: " + explain(run)
     assert run.files == {}, sorted(run.files)
 
 
@@ -80,9 +85,9 @@ def test_check_mode_writes_nothing(cases):
     ("guest", "guests[big]", "larger than the host"),
 ])
 def test_refused_before_any_file_changes(cases, attr, variable, message):
-    run = getattr(cases["pristine"], attr)
+    run = getattr(cases["alone"], attr)
     assert run.rc != 0, explain(run)
-    assert run.recap["pristine"]["failed"] == 1, explain(run)
-    failure = [line for line in run.output.splitlines() if line.startswith("fatal: [pristine]")]
+    assert run.recap["alone"]["failed"] == 1, explain(run)
+    failure = [line for line in run.output.splitlines() if line.startswith("fatal: [alone]")]
     assert failure and variable in failure[0] and message in failure[0], explain(run)
     assert run.files == {}, "the refused run wrote %s" % sorted(run.files)
