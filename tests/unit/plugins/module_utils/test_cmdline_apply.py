@@ -52,17 +52,20 @@ def test_regenerate_failure_keeps_old_grub_cfg(tmp_path):
     assert calls[1] == ["check", calls[0][2]]
 
 
+def writes_new_config(argv):
+    """A grub-mkconfig that writes "new" to its -o file; grub-script-check accepts it."""
+    if argv[0] == "mkconfig":
+        with open(argv[2], "w") as handle:
+            handle.write("new\n")
+    return 0, "", ""
+
+
 def test_regenerate_replaces_and_keeps_mode(tmp_path):
     path = put(tmp_path, "/boot/grub/grub.cfg", "old\n")
     os.chmod(path, 0o444)
     reader = Reader(str(tmp_path))
 
-    def run(argv):
-        if argv[0] == "mkconfig":
-            with open(argv[2], "w") as handle:
-                handle.write("new\n")
-        return 0, "", ""
-
+    run = writes_new_config
     grub = {"cfg": "/boot/grub/grub.cfg", "mkconfig": "mkconfig", "check": "check"}
     assert regenerate_grub(reader, grub, run) is True
     assert reader.text("/boot/grub/grub.cfg") == "new"
@@ -129,12 +132,7 @@ def test_regenerate_fsyncs_the_directory_after_the_rename(tmp_path, monkeypatch)
     put(tmp_path, "/boot/grub/grub.cfg", "old\n")
     reader = Reader(str(tmp_path))
 
-    def run(argv):
-        if argv[0] == "mkconfig":
-            with open(argv[2], "w") as handle:
-                handle.write("new\n")
-        return 0, "", ""
-
+    run = writes_new_config
     log = record_syncs(monkeypatch)
     grub = {"cfg": "/boot/grub/grub.cfg", "mkconfig": "mkconfig", "check": "check"}
     assert regenerate_grub(reader, grub, run) is True
