@@ -13,9 +13,9 @@ module: config_files
 short_description: Write the files a role owns and the KEY= lines it owns in other files, from its plan section
 version_added: 0.2.0
 description:
-  - One call per role: every file of O(files) is written whole (or removed), every line of
+  - One call per role. Every file of O(files) is written whole (or removed), every line of
     O(lines) set (or removed), through the collection's one atomic writer (a temporary file
-    in the same directory, fsync, rename): a reader sees the old file or the new one.
+    in the same directory, fsync, rename), so a reader sees the old file or the new one.
   - Compares first; writes only what differs (text, mode 0644, root ownership).
   - A file of O(lines) that does not exist is left missing (the package that owns it is not
     installed) and reported in RV(missing_files).

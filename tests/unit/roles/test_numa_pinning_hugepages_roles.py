@@ -85,7 +85,7 @@ def test_role_vars_pass_variables_through_and_decide_nothing(role):
     variables = yaml.safe_load(load(role, "vars", "main.yml"))
     options = variables.pop("__%s_options" % role)
     assert options == dict((name, "{{ %s_%s }}" % (role, name)) for name in SECTIONS[role].OPTIONS)
-    assert variables.pop("__%s" % role) == "{{ kvm_host_plan['%s'] }}" % role
+    assert variables.pop("__%s_section" % role) == "{{ kvm_host_plan['%s'] }}" % role
     assert variables.pop("__%s_apply_runtime" % role) == "{{ kvmops_apply_runtime | default(true) | bool }}"
     for name, value in variables.items():  # anything else is a constant (labels), no template
         assert "{{" not in yaml.safe_dump(value), name
@@ -96,7 +96,7 @@ def test_role_vars_pass_variables_through_and_decide_nothing(role):
 def test_role_tasks_use_only_their_section_and_switches(role):
     """No value is computed in a task: templates in tasks read the section, the runtime
     flag, the role's own how-switches (not planned values) or the collection's backend."""
-    allowed = re.compile(r"^\{\{ (__%s(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\('mounted', 'present'\))?"
+    allowed = re.compile(r"^\{\{ (__%s_section(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\('mounted', 'present'\))?"
                          r"|__%s_options|__%s_labels|%s_[a-z_]+|kvmops_kernel_cmdline_backend \| default\('auto'\)) \}\}$"
                          % (role, role, role, role, role))
     tasks = load(role, "tasks", "main.yml") + load(role, "tasks", "plan.yml")
@@ -104,7 +104,7 @@ def test_role_tasks_use_only_their_section_and_switches(role):
         assert allowed.match(expression), expression
     for condition in re.findall(r"^\s+- (.*)$", tasks, re.M):
         if "{{" not in condition and "__" in condition:
-            assert re.match(r"^(__%s_apply_runtime|__%s\['[a-z]+'\] \| length > 0|ansible_facts\['services'\] is undefined)$"
+            assert re.match(r"^(__%s_apply_runtime|__%s_section\['[a-z]+'\] \| length > 0|ansible_facts\['services'\] is undefined)$"
                             % (role, role), condition), condition
 
 
