@@ -189,7 +189,7 @@ tokens:
 present_elsewhere:
   description:
     - The owner's arguments already set, identically, outside kvmops, so not added.
-    - (Not C(skipped): that is Ansible's own result key, and a list there shows the task as skipped.)
+    - Not named C(skipped), which is Ansible's own result key; a list there shows the task as skipped.
   returned: always
   type: list
   elements: str

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import current_values
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import DomainXMLError
