@@ -77,10 +77,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_fil
     edit_lines,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common import files as fileio
-
-
-def under(root, path):
-    return os.path.join(root, path.lstrip("/")) if root not in ("", "/") else path
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 
 def wanted_texts(params):
@@ -100,7 +97,7 @@ def wanted_texts(params):
             raise ConfigError("lines: %r is not an absolute path" % path)
         if path in wanted:
             raise ConfigError("lines: %s is also in files" % path)
-        state = fileio.FileState(under(root, path))
+        state = fileio.FileState(Reader(root).path(path))
         if not state.exists:
             if any(line is not None for line in keys.values()):
                 skipped.append(path)
@@ -126,7 +123,7 @@ def main():
     changed_files = []
     diffs = []
     for path, text in sorted(wanted.items()):
-        full = under(root, path)
+        full = Reader(root).path(path)
         state = fileio.FileState(full)
         # A file of lines keeps its mode (libvirt's qemu.conf is 0600); owned files are 0644.
         mode = state.mode if (path in module.params["lines"] and state.mode is not None) else fileio.DEFAULT_MODE
