@@ -33,9 +33,13 @@ options:
   lines:
     description:
       - "Path to a dict of KEY to line, for C(KEY=) lines in a file others own. The line must
-        set KEY (C(KEY=value), C(key = value)); V(null) removes every line that sets KEY."
+        set KEY (C(KEY=value), C(key = value)); V(null) removes every line that sets KEY;
+        V(false) removes only a line that kvmops wrote (the one under its marker comment) and
+        leaves the administrator's own line."
       - The first line that sets KEY is replaced in place and later ones removed; a new line
         goes after the package's commented example C(#KEY=), else at the end.
+      - A line written here has the marker comment C(# Managed by kvmops.hypervisor: KEY)
+        right above it.
     type: dict
     default: {}
 attributes:

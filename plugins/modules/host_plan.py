@@ -53,8 +53,10 @@ options:
       - Physical cores, with all their threads, kept for the host on every NUMA node that has
         CPUs. The lowest-numbered cores of the node are chosen, so the boot CPU is one of them.
       - Ignored when O(housekeeping_cpus) is given.
+      - Unset, 1 core per node when the policy partitions the CPUs for another reason
+        (an O(isolation) mode, O(guests), dedicated O(emulator_threads)); set, it asks for
+        partitioning itself. With none of these the host keeps every CPU (no partitioning).
     type: int
-    default: 1
   housekeeping_cpus:
     description:
       - Explicit housekeeping CPUs as a cpulist string (V(0-1,32-33)) or a list of CPU ids.

@@ -11,6 +11,9 @@ Three shapes of attribute are understood:
   a wanted value that is not one of the words is refused before anything is written.
 * boolean module parameters, shown as ``Y``/``N`` and written as ``1``/``0``/``Y``/``N``
   (kernel/params.c, param_set_bool), e.g. /sys/module/zswap/parameters/enabled.
+* hex CPU masks, shown zero-padded to the number of possible CPUs (``0f``,
+  ``00000000,000000ff``) and written bare (``f``): compared as numbers, e.g.
+  /sys/devices/virtual/workqueue/cpumask (Documentation/core-api/workqueue.rst).
 * everything else: the stripped text is compared as is (``0``, ``lz4``).
 """
 
@@ -20,6 +23,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import same_cpumask
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 _CHOICE = re.compile(r"^\[([^\[\]\s]+)\]$")
@@ -92,7 +96,7 @@ def matches(current_text, wanted):
         if wanted_bool is None:
             raise SysfsAttrError("%r is not a boolean, and the attribute is one (Y/N)" % (want,))
         return (current == "Y") == wanted_bool
-    return current == want
+    return current == want or same_cpumask(current, want)
 
 
 def check_path(path):

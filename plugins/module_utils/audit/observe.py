@@ -95,7 +95,9 @@ def observe(reader, sections):
             seen["files"][path] = _text(reader, path)
         for path, keys in (section.get("lines") or {}).items():
             text = _text(reader, path)
-            seen["lines"][path] = None if text is None else current_values(text, list(keys))
+            # a released key (false) counts only when kvmops' marker says the line is ours
+            released = [key for key, line in keys.items() if line is False]
+            seen["lines"][path] = None if text is None else current_values(text, list(keys), released)
         if section.get("mounts"):
             if mounts is None:
                 mounts, fstab = _mounts(reader), _fstab(reader)

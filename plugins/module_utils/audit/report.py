@@ -18,6 +18,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist i
     CpulistError,
     format_cpulist,
     parse_cpulist,
+    same_cpumask,
 )
 
 APPLIED = "applied"
@@ -64,7 +65,7 @@ def _same(expected, actual):
         return False
     expected = " ".join(str(expected).split())
     actual = " ".join(str(actual).split())
-    if expected == actual:
+    if expected == actual or same_cpumask(expected, actual):
         return True
     try:
         return parse_cpulist(expected) == parse_cpulist(actual)
@@ -109,6 +110,11 @@ def _file_rows(section, seen):
         for key in sorted(section["lines"][path]):
             wanted = section["lines"][path][key]
             actual = found.get(key)
+            if wanted is False:
+                # released: no line of ours may remain (the administrator's own may)
+                status = APPLIED if actual is None else DRIFTED
+                rows.append(_row("line", "%s %s" % (path, key), "(none of ours)", _shown(actual), status))
+                continue
             status = APPLIED if wanted == actual else DRIFTED
             rows.append(_row("line", "%s %s" % (path, key), _shown(wanted), _shown(actual), status))
     return rows

@@ -165,3 +165,30 @@ def parse_cpumask(text):
         value >>= 1
         bit += 1
     return cpus
+
+
+def format_cpumask(cpus):
+    """CPU ids as the hex mask that cpumask attributes take (bitmap_parse, lib/bitmap.c):
+    32-bit chunks separated by commas, most significant first: [0, 1, 33] -> '2,00000003'."""
+    value = 0
+    for cpu in format_check(cpus):
+        value |= 1 << cpu
+    digits = "%x" % value
+    chunks = []
+    while len(digits) > 8:
+        chunks.insert(0, digits[-8:])
+        digits = digits[:-8]
+    chunks.insert(0, digits)
+    return ",".join(chunks)
+
+
+_MASK = re.compile(r"^[0-9a-f]+(,[0-9a-f]{8})*$")
+
+
+def same_cpumask(first, second):
+    """Whether two texts are the same hex CPU mask: the kernel shows a mask zero-padded to
+    the number of possible CPUs (``0f``, ``00000000,0000000f``), a mask is written bare."""
+    first, second = str(first).strip().lower(), str(second).strip().lower()
+    if not (_MASK.match(first) and _MASK.match(second)):
+        return False
+    return int(first.replace(",", ""), 16) == int(second.replace(",", ""), 16)

@@ -52,6 +52,31 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.topology im
 )
 
 
+NO_PARTITIONING = ("not asked: no isolation mode, no planned guest, no housekeeping CPUs given; "
+                   "every online CPU stays the host's")
+
+
+def partitioning(policy):
+    """Why the host's CPUs are split into housekeeping and guest CPUs, or None.
+
+    Only when the policy asks: an isolation mode, planned guests (each gets CPUs of its
+    own), dedicated emulator cores or housekeeping CPUs given. A fleet run with no policy
+    leaves every CPU to the host: no irqaffinity=, no CPUAffinity=, no irqbalance ban
+    (tuned's virtual-host profile does not partition either; cpu-partitioning refuses to
+    run without isolated_cores)."""
+    reasons = []
+    if (policy.get("isolation") or "none") != "none":
+        reasons.append("isolation %s" % policy["isolation"])
+    if policy.get("guests"):
+        reasons.append("%d planned guest(s)" % len(policy["guests"]))
+    if policy.get("emulator_threads") == "dedicated":
+        reasons.append("emulator_threads dedicated")
+    for name in ("housekeeping_cpus", "housekeeping_cores_per_node"):
+        if policy.get(name) not in (None, "", []):
+            reasons.append("%s given" % name)
+    return ", ".join(reasons) or None
+
+
 class Context(object):
     """What a section builder may read: the facts, the policy, the topology, the shared
     plan (``shared``), the pool per node (``pages``), the kernel version and ``warnings``."""
@@ -84,7 +109,11 @@ def plan(facts, policy=None, validated=False, sections=None):
     topo = Topology(facts, warnings)
 
     isolation = policy.get("isolation") or "none"
-    housekeeping = choose_housekeeping(topo, policy, warnings)
+    partitioned = partitioning(policy)
+    if partitioned:
+        housekeeping = choose_housekeeping(topo, policy, warnings)
+    else:
+        housekeeping = set(topo.online)
     if not housekeeping:
         raise PlanError("housekeeping_cpus", "leaves no CPU for the host")
     if isolation == "nohz_full":
@@ -103,7 +132,7 @@ def plan(facts, policy=None, validated=False, sections=None):
         housekeeping.update(cpus)
     isolated = sorted(set(topo.online) - housekeeping)
     housekeeping = sorted(housekeeping)
-    if not isolated:
+    if partitioned and not isolated:
         warnings.append("no CPU is left for guests: every online CPU is housekeeping")
 
     if emulator_by_node:
@@ -171,6 +200,7 @@ def plan(facts, policy=None, validated=False, sections=None):
         pool[str(page_kb)] = dict((str(node), count) for node, count in sorted(pages.items()))
 
     shared = {
+        "cpu_partitioning": {"enabled": bool(partitioned), "reason": partitioned or NO_PARTITIONING},
         "housekeeping_cpus": housekeeping,
         "isolated_cpus": isolated,
         "emulator_cpus": emulator,

@@ -30,7 +30,8 @@ GUEST_OPTIONS = dict(
 
 ARGUMENT_SPEC = dict(
     facts=dict(type="dict"),
-    housekeeping_cores_per_node=dict(type="int", default=1),
+    # no default: set, it asks for CPU partitioning (planner.partitioning); unset means 1
+    housekeeping_cores_per_node=dict(type="int"),
     housekeeping_cpus=dict(type="raw"),
     allow_split_cores=dict(type="bool", default=False),
     isolation=dict(type="str", default="none", choices=["none", "isolcpus", "nohz_full"]),

@@ -2,13 +2,20 @@
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Section ``numa_pinning``: CPU isolation kernel arguments, the systemd CPUAffinity=
-drop-in, irqbalance's banned CPUs, kernel.numa_balancing and the guests to pin."""
+drop-in, irqbalance's banned CPUs, kernel.numa_balancing, the isolation companions
+(workqueue cpumasks, nosoftlockup, skew_tick, vm.stat_interval) and the guests to pin.
+
+Nothing here partitions the CPUs unless the policy asks (``cpu_partitioning`` of the
+shared plan): otherwise the section is empty and the role takes back what it wrote."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
+    format_cpulist,
+    format_cpumask,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.kernel_args import cpu_isolation_args
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import (
@@ -26,6 +33,8 @@ OPTIONS = dict(
     irqbalance=dict(type="bool", default=True),
     irqbalance_config=dict(type="path", default="/etc/default/irqbalance"),
     numa_balancing=dict(type="str", default="auto", choices=["auto", "disabled", "default"]),
+    isolation_companions=dict(type="bool", default=True),
+    tmpfiles_path=dict(type="path", default="/etc/tmpfiles.d/kvmops-cpu.conf"),
     sysctl_path=dict(type="path", default="/etc/sysctl.d/90-kvmops-numa.conf"),
     allow_unplaced=dict(type="bool", default=False),
     domains=dict(type="bool", default=True),
@@ -41,14 +50,55 @@ BALANCING_SOURCE = ("numa_balancing 0: guests are pinned to NUMA nodes; \"If the
                     "already bound to NUMA nodes then this feature should be disabled\"")
 
 SYSCTL_TEXT = """\
-Automatic NUMA balancing of a KVM host whose guests are pinned by NUMA node.
+Automatic NUMA balancing of a KVM host whose guests are pinned by NUMA node, and the VM
+statistics interval of a host with isolated CPUs.
 Applied by `sysctl --system` and at boot by systemd-sysctl."""
+
+STAT_INTERVAL_SOURCE = ("stat_interval 10: vm statistics are folded every 10 s instead of every second, "
+                        "so the vmstat worker wakes isolated CPUs less often (Documentation/admin-guide/"
+                        "sysctl/vm.rst; tuned cpu-partitioning and realtime-virtual-host set 10)")
+
+# Unbound workqueues (and the writeback workqueue) run their work items on these CPUs
+# (Documentation/core-api/workqueue.rst, "Affinity Scopes" / the sysfs cpumask files);
+# isolcpus=domain does not move them (only nohz_full's housekeeping type "wq" does).
+WORKQUEUE_CPUMASKS = ("/sys/devices/virtual/workqueue/cpumask",
+                      "/sys/bus/workqueue/devices/writeback/cpumask")
+
+TMPFILES_TEXT = """\
+Unbound workqueues on the housekeeping CPUs, written at boot by systemd-tmpfiles ("w":
+write the argument to the file if it exists; tmpfiles.d(5)). Source:
+Documentation/core-api/workqueue.rst; tuned cpu-partitioning writes the same files."""
 
 
 def numa_balancing_off(mode, guests):
     """kernel.numa_balancing=0: always when disabled, when guests are pinned with auto;
     'default' leaves the kernel's value (Documentation/admin-guide/sysctl/kernel.rst)."""
     return mode == "disabled" or (mode == "auto" and bool(guests))
+
+
+def companions(isolation, isolated):
+    """What tuned cpu-partitioning / realtime-virtual-host and OpenShift's
+    PerformanceProfile add to isolated CPUs: kernel arguments, a sysctl, sysfs cpumasks."""
+    if isolation not in ("isolcpus", "nohz_full") or not isolated:
+        return False
+    return True
+
+
+def tmpfiles_text(attributes):
+    lines = ["w %s - - - - %s\n" % (path, value) for path, value in sorted(attributes.items())]
+    return comment(managed_header(ROLE, TMPFILES_TEXT)) + "# Type Path Mode User Group Age Argument\n" + "".join(lines)
+
+
+def unpinned_domains(facts, guests):
+    """Running QEMU guests the plan does not pin: libvirt lets them run on every CPU,
+    isolated ones included."""
+    planned = set(guest["name"] for guest in guests)
+    running = facts.get("qemu_processes") if isinstance(facts, dict) else None
+    names = []
+    for proc in running or []:
+        if isinstance(proc, dict) and proc.get("name") and proc["name"] not in planned:
+            names.append(proc["name"])
+    return sorted(set(names))
 
 
 def affinity_text(housekeeping):
@@ -63,48 +113,80 @@ def build(context, options):
         raise PlanError("guests", "the plan left guests unplaced: %s; change kvmops_plan_guests or the "
                         "policy, or set numa_pinning_allow_unplaced to true"
                         % "; ".join("%s (%s)" % (g["name"], g["reason"]) for g in unplaced))
+    partitioned = shared["cpu_partitioning"]["enabled"]
     housekeeping = shared["housekeeping_cpus"]
     isolated = shared["isolated_cpus"]
+    isolation = context.policy.get("isolation") or "none"
+    extra = options["isolation_companions"] and partitioned and companions(isolation, isolated)
+
     kernel_args = []
     boot_sysfs = {}
-    if options["kernel_args"]:
+    if options["kernel_args"] and partitioned:
         kernel_args = cpu_isolation_args(context.policy, housekeeping, isolated, context.version)
         names = [name for name, _value in kernel_args]
         if "isolcpus" in names:
             boot_sysfs["/sys/devices/system/cpu/isolated"] = format_cpulist(isolated)
         if "nohz_full" in names:
             boot_sysfs["/sys/devices/system/cpu/nohz_full"] = format_cpulist(isolated)
+        if extra:
+            # nosoftlockup: no soft-lockup watchdog thread waking isolated CPUs; skew_tick=1:
+            # offset the per-CPU ticks (kernel-parameters.txt; tuned cpu-partitioning)
+            kernel_args[-1:-1] = [["nosoftlockup", None], ["skew_tick", "1"]]  # before irqaffinity
 
     affinity = None
-    if options["systemd_affinity"] and isolated:
+    if options["systemd_affinity"] and partitioned and isolated:
         affinity = affinity_text(housekeeping)
 
     lines = {}
     if options["irqbalance"]:
         # irqbalance 1.9 (Debian 12) reads IRQBALANCE_BANNED_CPULIST (a cpulist); the older
         # hex mask IRQBALANCE_BANNED_CPUS, when set, wins over it (irqbalance.c,
-        # setup_banned_cpus), so it is never left in the file.
-        banned = "IRQBALANCE_BANNED_CPULIST=%s" % format_cpulist(isolated) if isolated else None
-        lines[options["irqbalance_config"]] = {"IRQBALANCE_BANNED_CPULIST": banned,
-                                               "IRQBALANCE_BANNED_CPUS": None}
+        # setup_banned_cpus), so it is removed while we ban CPUs. Without partitioning both
+        # are released: only a line kvmops wrote (under its marker) goes.
+        if partitioned and isolated:
+            lines[options["irqbalance_config"]] = {
+                "IRQBALANCE_BANNED_CPULIST": "IRQBALANCE_BANNED_CPULIST=%s" % format_cpulist(isolated),
+                "IRQBALANCE_BANNED_CPUS": None}
+        else:
+            lines[options["irqbalance_config"]] = {"IRQBALANCE_BANNED_CPULIST": False,
+                                                   "IRQBALANCE_BANNED_CPUS": False}
+
+    sysfs = {}
+    if extra:
+        mask = format_cpumask(housekeeping)
+        sysfs = dict((path, mask) for path in WORKQUEUE_CPUMASKS)
 
     facts = context.facts if isinstance(context.facts, dict) else {}
     libvirt = facts.get("libvirt") or {}
     # Domains are pinned where libvirt is installed (kvm_host.libvirt.present).
     pin_domains = options["domains"] and isinstance(libvirt, dict) and bool(libvirt.get("present"))
+    if partitioned and isolated:
+        loose = unpinned_domains(facts, shared["guests"])
+        if loose:
+            context.warnings.append(
+                "numa_pinning: running guest(s) %s are not in the plan: libvirt runs unpinned QEMU on every "
+                "CPU, the isolated ones included; add them to kvmops_plan_guests or pin them"
+                % ", ".join(loose))
 
     values = {}
     sources = {}
+    origins = {}
     if numa_balancing_off(options["numa_balancing"], shared["guests"]):
         values["kernel.numa_balancing"] = "0"
         sources["kernel.numa_balancing"] = BALANCING_SOURCE
+        origins["kernel.numa_balancing"] = "numa_pinning_numa_balancing"
+    if extra:
+        values["vm.stat_interval"] = "10"
+        sources["vm.stat_interval"] = STAT_INTERVAL_SOURCE
+        origins["vm.stat_interval"] = "numa_pinning_isolation_companions"
     return section(
         kernel_args=kernel_args,
         boot_sysfs=boot_sysfs,
-        files={options["systemd_affinity_path"]: affinity},
+        sysfs=sysfs,
+        files={options["systemd_affinity_path"]: affinity,
+               options["tmpfiles_path"]: tmpfiles_text(sysfs) if sysfs else None},
         lines=lines,
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
-                "origins": dict((key, "numa_pinning_numa_balancing") for key in values),
-                "header": managed_header(ROLE, SYSCTL_TEXT)},
+                "origins": origins, "header": managed_header(ROLE, SYSCTL_TEXT)},
         guests=list(shared["guests"]) if pin_domains else [],
     )

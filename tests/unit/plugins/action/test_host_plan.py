@@ -116,7 +116,7 @@ def test_sections_of_earlier_roles_are_kept_and_a_complete_plan_reused():
 def test_facts_option_wins_over_host_facts():
     other = dict(FACTS, cpu=dict(FACTS["cpu"], online=[0, 1], core_groups=[[0], [1]]),
                  numa={"nodes": [{"id": 0, "cpus": [0, 1], "memory_kb": 4 * 1024 * 1024}]})
-    action = make_action({"facts": other})
+    action = make_action({"facts": other, "isolation": "isolcpus"})
     result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
     assert result["ansible_facts"]["kvm_host_plan"]["isolated_cpus"] == [1]
 

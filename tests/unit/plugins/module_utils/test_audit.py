@@ -197,3 +197,16 @@ def test_guest_pinning_rows_from_the_domain_definition(tmp_path):
     write(tmp_path, "/etc/libvirt/qemu/g1.xml", GUEST_XML.replace("cpuset='3'", "cpuset='1'"))
     rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
     assert [r["status"] for r in rows if r["area"] == "guest"] == ["drifted", "applied", "applied"]
+
+
+def test_a_released_line_is_applied_when_no_line_of_ours_remains(tmp_path):
+    plan = {"numa_pinning": section(lines={"/etc/default/irqbalance": {"IRQBALANCE_BANNED_CPULIST": False}},
+                                    sysfs={"/sys/devices/virtual/workqueue/cpumask": "5"})}
+    write(tmp_path, "/sys/devices/virtual/workqueue/cpumask", "05\n")  # zero-padded as the kernel shows it
+    write(tmp_path, "/etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=7\n")  # the administrator's own
+    rows = dict((row["area"], row["status"]) for row in report_for(tmp_path, BOOT, BOOT, plan)["rows"])
+    assert rows["line"] == "applied" and rows["sysfs"] == "applied"
+    write(tmp_path, "/etc/default/irqbalance",
+          "# Managed by kvmops.hypervisor: IRQBALANCE_BANNED_CPULIST\nIRQBALANCE_BANNED_CPULIST=7\n")
+    rows = dict((row["area"], row["status"]) for row in report_for(tmp_path, BOOT, BOOT, plan)["rows"])
+    assert rows["line"] == "drifted"

@@ -90,9 +90,32 @@ def args(result, owner):
 
 # ----------------------------------------------------------------- CPU sets
 
+def test_no_policy_partitions_nothing():
+    facts = make_facts(sockets=2, cores=4, smt=2)
+    result = plan(facts, {}, sections={"numa_pinning": {}})
+    assert result["cpu_partitioning"]["enabled"] is False
+    assert result["housekeeping_cpus"] == list(range(16)) and result["isolated_cpus"] == []
+    assert result["isolated_by_node"] == {"0": [], "1": []}
+    assert args(result, "numa_pinning") == []
+    assert not any("left for guests" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize("policy, reason", [
+    ({"isolation": "isolcpus"}, "isolation isolcpus"),
+    ({"guests": [{"name": "g", "vcpus": 1, "memory_mb": 256}]}, "1 planned guest(s)"),
+    ({"emulator_threads": "dedicated"}, "emulator_threads dedicated"),
+    ({"housekeeping_cpus": "0,8"}, "housekeeping_cpus given"),
+    ({"housekeeping_cores_per_node": 1}, "housekeeping_cores_per_node given"),
+])
+def test_partitioning_only_when_the_policy_asks(policy, reason):
+    result = plan(make_facts(sockets=2, cores=4, smt=2), policy)
+    assert result["cpu_partitioning"] == {"enabled": True, "reason": reason}
+    assert result["isolated_cpus"] != []
+
+
 def test_default_keeps_first_core_of_every_node():
     facts = make_facts(sockets=2, cores=4, smt=2)
-    result = plan(facts, {})
+    result = plan(facts, {"housekeeping_cores_per_node": 1})
     # socket 0 cores 0-3 (siblings +8), socket 1 cores 4-7
     assert result["housekeeping_cpus"] == [0, 4, 8, 12]
     assert result["isolated_cpus"] == [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15]
@@ -111,7 +134,7 @@ def test_two_housekeeping_cores_per_node():
 
 
 def test_node_with_one_core_is_all_housekeeping_and_warned():
-    result = plan(make_facts(sockets=1, cores=1, smt=2), {})
+    result = plan(make_facts(sockets=1, cores=1, smt=2), {"isolation": "isolcpus"})
     assert result["housekeeping_cpus"] == [0, 1]
     assert result["isolated_cpus"] == []
     assert any("none is left for guests" in w for w in result["warnings"])
@@ -143,7 +166,8 @@ def test_isolcpus_form_follows_kernel_version():
     for release, value in expected.items():
         facts["kernel"] = {"release": release}
         result = plan(facts, {"isolation": "isolcpus"})
-        assert args(result, "numa_pinning") == [("isolcpus", value), ("irqaffinity", "0")]
+        assert args(result, "numa_pinning") == [("isolcpus", value), ("nosoftlockup", None), ("skew_tick", "1"),
+                                                ("irqaffinity", "0")]
 
 
 def test_version_tuple_wins_over_release():
@@ -158,7 +182,7 @@ def test_nohz_full_adds_rcu_nocbs_and_keeps_order():
     result = plan(facts, {"isolation": "nohz_full"})
     assert args(result, "numa_pinning") == [
         ("isolcpus", "domain,managed_irq,1-3,5-7"), ("nohz_full", "1-3,5-7"),
-        ("rcu_nocbs", "1-3,5-7"), ("irqaffinity", "0,4")]
+        ("rcu_nocbs", "1-3,5-7"), ("nosoftlockup", None), ("skew_tick", "1"), ("irqaffinity", "0,4")]
     assert not any("CONFIG_NO_HZ_FULL" in w for w in result["warnings"])
 
 
@@ -350,7 +374,7 @@ def test_facts_without_numa_are_one_node():
 
 def test_offline_cpus_are_neither_housekeeping_nor_isolated():
     facts = make_facts(sockets=1, cores=4, smt=2, offline=[0, 5])
-    result = plan(facts, {})
+    result = plan(facts, {"isolation": "isolcpus"})
     assert 0 not in result["housekeeping_cpus"] + result["isolated_cpus"]
     # cores (1), (2,6), (3,7), (4): the lowest online CPU's core is housekeeping
     assert result["housekeeping_cpus"] == [1]

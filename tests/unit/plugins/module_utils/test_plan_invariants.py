@@ -66,7 +66,10 @@ def check_invariants(facts, policy, result):
         key = str(node["id"])
         assert set(result["housekeeping_by_node"][key]) | set(result["isolated_by_node"][key]) == set(node["cpus"])
     pairs = result["numa_pinning"]["kernel_args"]
-    assert pairs[-1] == ["irqaffinity", format_cpulist(sorted(housekeeping))]
+    if result["cpu_partitioning"]["enabled"]:
+        assert pairs[-1] == ["irqaffinity", format_cpulist(sorted(housekeeping))]
+    else:
+        assert pairs == [] and not isolated
 
     # guests: every CPU to one vCPU at most, isolated and not emulator; exclusive = own cores
     owner_of_cpu = {}
@@ -169,6 +172,11 @@ def test_invariants_on_real_machines(name, policy_index):
     facts = hwloc_facts(name)
     policy = POLICIES[policy_index]
     result = run_checked(facts, policy)
+    if not policy:
+        # no policy: no partitioning, every online CPU stays the host's
+        assert result["housekeeping_cpus"] == sorted(facts["cpu"]["online"])
+        assert result["isolated_cpus"] == [] and result["cpu_partitioning"]["enabled"] is False
+        return
     # one housekeeping core per node: as many housekeeping cores as nodes with CPUs
     if not policy.get("housekeeping_cpus") and policy.get("emulator_threads") != "dedicated":
         per_node = policy.get("housekeeping_cores_per_node", 1)

@@ -24,6 +24,7 @@ make_facts = _helpers.make_facts
 GUEST = {"name": "g1", "vcpus": 2, "memory_mb": 1024}
 AFFINITY = "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf"
 IRQBALANCE = "/etc/default/irqbalance"
+TMPFILES = "/etc/tmpfiles.d/kvmops-cpu.conf"
 
 
 def facts(libvirt=True, networks=(), **kwargs):
@@ -32,8 +33,13 @@ def facts(libvirt=True, networks=(), **kwargs):
     return result
 
 
+PARTITIONED = {"housekeeping_cores_per_node": 1}
+
+
 def section(name, options=None, policy=None, host=None, **allow):
-    result = plan(host or facts(), policy or {}, sections={name: options or {}})
+    """The section for ``policy``; the default policy asks for CPU partitioning (one
+    housekeeping core per node), ``{}`` is no policy at all."""
+    result = plan(host or facts(), PARTITIONED if policy is None else policy, sections={name: options or {}})
     return result[name]
 
 
@@ -65,9 +71,54 @@ def test_cpuaffinity_dropin_lists_housekeeping_cpus():
 
 
 def test_cpuaffinity_dropin_absent_when_off_or_nothing_isolated():
-    assert section("numa_pinning", {"systemd_affinity": False})["files"] == {AFFINITY: None}
+    assert section("numa_pinning", {"systemd_affinity": False})["files"] == {AFFINITY: None, TMPFILES: None}
     one_core = facts(sockets=1, cores=1, smt=1)
-    assert section("numa_pinning", host=one_core)["files"] == {AFFINITY: None}
+    assert section("numa_pinning", host=one_core)["files"] == {AFFINITY: None, TMPFILES: None}
+
+
+def test_no_policy_takes_back_everything_and_releases_only_our_irqbalance_lines():
+    result = section("numa_pinning", policy={})
+    assert result["kernel_args"] == [] and result["boot_sysfs"] == {} and result["sysfs"] == {}
+    assert result["files"] == {AFFINITY: None, TMPFILES: None}
+    # false: remove the line only where kvmops' marker says it wrote it
+    assert result["lines"] == {IRQBALANCE: {"IRQBALANCE_BANNED_CPULIST": False, "IRQBALANCE_BANNED_CPUS": False}}
+    assert result["sysctl"]["values"] == {}
+
+
+def test_isolation_companions_with_isolcpus():
+    # 2 sockets x 4 cores x 2 threads: housekeeping 0,4,8,12 = bits 0x1111
+    result = section("numa_pinning", policy={"isolation": "isolcpus"})
+    assert result["kernel_args"][-3:-1] == [["nosoftlockup", None], ["skew_tick", "1"]]
+    assert result["sysctl"]["values"] == {"vm.stat_interval": "10"}
+    assert "vm.rst" in result["sysctl"]["sources"]["vm.stat_interval"]
+    assert result["sysfs"] == {"/sys/devices/virtual/workqueue/cpumask": "1111",
+                               "/sys/bus/workqueue/devices/writeback/cpumask": "1111"}
+    assert body(result["files"][TMPFILES]) == [
+        "w /sys/bus/workqueue/devices/writeback/cpumask - - - - 1111",
+        "w /sys/devices/virtual/workqueue/cpumask - - - - 1111"]
+
+
+@pytest.mark.parametrize("policy, options", [
+    (PARTITIONED, {}),  # partitioned, but no isolation mode
+    ({"isolation": "isolcpus"}, {"isolation_companions": False}),
+])
+def test_no_isolation_companions_without_isolation_or_when_off(policy, options):
+    result = section("numa_pinning", options, policy)
+    assert [name for name, _value in result["kernel_args"]] in (["irqaffinity"], ["isolcpus", "irqaffinity"])
+    assert result["sysfs"] == {} and result["files"][TMPFILES] is None
+    assert "vm.stat_interval" not in result["sysctl"]["values"]
+
+
+def test_running_guests_outside_the_plan_are_warned_about_while_cpus_are_isolated():
+    host = facts()
+    host["qemu_processes"] = [{"pid": 10, "name": "g1"}, {"pid": 11, "name": "stray"}]
+    warned = plan(host, {"isolation": "isolcpus", "guests": [GUEST], "hugepage_size": "2M"},
+                  sections={"numa_pinning": {}})["warnings"]
+    assert [w for w in warned if "not in the plan" in w] == [
+        "numa_pinning: running guest(s) stray are not in the plan: libvirt runs unpinned QEMU on every "
+        "CPU, the isolated ones included; add them to kvmops_plan_guests or pin them"]
+    quiet = plan(host, {}, sections={"numa_pinning": {}})["warnings"]
+    assert not [w for w in quiet if "not in the plan" in w]
 
 
 def test_irqbalance_bans_the_isolated_cpus_and_drops_the_old_mask():
@@ -80,7 +131,8 @@ def test_irqbalance_bans_the_isolated_cpus_and_drops_the_old_mask():
 
 def test_isolation_kernel_arguments_and_the_kernel_state_they_give():
     result = section("numa_pinning", policy={"isolation": "nohz_full"})
-    assert [name for name, _value in result["kernel_args"]] == ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"]
+    assert [name for name, _value in result["kernel_args"]] == ["isolcpus", "nohz_full", "rcu_nocbs", "nosoftlockup",
+                                                                "skew_tick", "irqaffinity"]
     assert result["boot_sysfs"] == {"/sys/devices/system/cpu/isolated": "1-3,5-7,9-11,13-15",
                                     "/sys/devices/system/cpu/nohz_full": "1-3,5-7,9-11,13-15"}
     off = section("numa_pinning", {"kernel_args": False}, {"isolation": "nohz_full"})

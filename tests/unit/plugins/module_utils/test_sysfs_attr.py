@@ -133,3 +133,22 @@ def test_value_not_taken_is_an_error(tmp_path):
 def test_render():
     report = {THP: {"before": "always", "after": "madvise"}, KSM: {"before": None, "after": None}}
     assert sa.render(report, "after") == "%s = (absent)\n%s = madvise\n" % (KSM, THP)
+
+
+@pytest.mark.parametrize("shown, wanted, same", [
+    ("0f\n", "f", True),                      # 8 possible CPUs: two digits, zero-padded
+    ("00000000,00000111\n", "111", True),     # 64 possible CPUs: 32-bit chunks
+    ("1,00000001\n", "1,00000001", True),
+    ("0f\n", "1f", False),
+    ("00000001,00000000\n", "1", False),
+    ("0-3\n", "f", False),                    # a cpulist is not a mask
+])
+def test_cpumasks_compare_as_numbers(shown, wanted, same):
+    assert sa.matches(shown, wanted) is same
+
+
+def test_format_cpumask_takes_32_bit_chunks():
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpumask
+    assert format_cpumask([0, 4, 8, 12]) == "1111"
+    assert format_cpumask([0, 1, 33]) == "2,00000003"
+    assert format_cpumask([0, 32, 64]) == "1,00000001,00000001"
