@@ -39,7 +39,8 @@ options:
       - V(all) adds every part; C(!name) excludes one; a list of only exclusions starts
         from V(all). Unknown names fail the task.
       - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
-        V(zfs), V(libvirt), V(qemu) (running QEMU processes)."
+        V(zfs), V(libvirt), V(qemu) (running QEMU processes), V(daemons) (ksmtuned, ksm,
+        libvirtd and virtqemud units and the libvirt daemon serving QEMU)."
     type: list
     elements: str
     default: [all]
@@ -134,7 +135,7 @@ ansible_facts:
         memory:
           description:
             - total_kb, available_kb, hugepage_sizes_kb, default_hugepage_kb, hugepages
-              (global pools with reserved), thp, thp_defrag, ksm_run, swappiness, zswap
+              (global pools with reserved), thp, thp_defrag, ksm_run, ksm_pages_sharing, swappiness, zswap
               (enabled, compressor, max_pool_percent, or null without zswap), swaps.
           returned: when gathered
           type: dict
@@ -182,6 +183,21 @@ ansible_facts:
           returned: when gathered
           type: list
           elements: dict
+        daemons:
+          description:
+            - units (C(ksmtuned.service), C(ksm.service), C(libvirtd.service), C(libvirtd.socket),
+              C(virtqemud.service), C(virtqemud.socket)), each with present (unit file installed
+              and not masked), enabled, masked and running (null for C(ksm.service), which has no
+              process), read from the unit directories, C(/proc) and C(/run) without systemctl.
+            - libvirt, the libvirt daemon serving QEMU (C(virtqemud), C(libvirtd) or null) and
+              libvirt_running, whether its process runs.
+          returned: when gathered
+          type: dict
+          sample:
+            units:
+              ksmtuned.service: {present: true, enabled: true, masked: false, running: true}
+            libvirt: virtqemud
+            libvirt_running: false
         warnings:
           description: Files that were unreadable or malformed; the related values are missing.
           returned: always

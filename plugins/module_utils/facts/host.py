@@ -11,6 +11,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.cpu import
     gather_cpu,
     online_cpus,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.daemons import gather_daemons
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.devices import (
     gather_iommu,
     gather_nvme,
@@ -30,7 +31,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs imp
 SUBSETS = (
     ("cpu", "cpu"), ("numa", "numa"), ("memory", "memory"), ("kernel", "kernel"),
     ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("zfs", "zfs"),
-    ("libvirt", "libvirt"), ("qemu", "qemu_processes"),
+    ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
 )
 SUBSET_NAMES = tuple(name for name, _key in SUBSETS)
 
@@ -101,6 +102,7 @@ def gather(reader, subsets=None):
         "zfs": lambda: gather_zfs(reader),
         "libvirt": lambda: gather_libvirt(reader),
         "qemu": lambda: gather_qemu(reader),
+        "daemons": lambda: gather_daemons(reader),
     }
     for name, key in SUBSETS:
         if name not in subsets:

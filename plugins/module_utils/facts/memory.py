@@ -62,6 +62,9 @@ def gather_memory(reader):
         "thp": reader.selected(THP + "/enabled"),
         "thp_defrag": reader.selected(THP + "/defrag"),
         "ksm_run": reader.integer("/sys/kernel/mm/ksm/run"),
+        # pages_sharing: "how many more sites are sharing them i.e. how much saved"
+        # (ksm.rst), which is what unmerging (run=2) allocates again
+        "ksm_pages_sharing": reader.integer("/sys/kernel/mm/ksm/pages_sharing"),
         "swappiness": reader.integer("/proc/sys/vm/swappiness"),
         "zswap": zswap,
         "swaps": parse_swaps(reader),

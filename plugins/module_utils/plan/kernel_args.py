@@ -39,9 +39,18 @@ def cpu_isolation_args(policy, housekeeping, isolated, version):
     return args
 
 
+# hugepages=<node>:<count> before 5.19 rejected a node id >= nr_online_nodes (the number of
+# online nodes, not the highest id): "hugetlb: fix wrong use of nr_online_nodes"
+# (0a7a0f6f7f36, Linux 5.19) made it node_online(). With sparse node ids (0 and 2 online)
+# the older kernels print "HugeTLB: Invalid hugepages parameter" and allocate nothing there.
+HUGEPAGES_SPARSE_NODES_SINCE = (5, 19)
+
+
 def hugepage_args(topo, pages, page_kb, version, warnings):
     """default_hugepagesz, hugepagesz and hugepages= for the planned pool (none when empty);
-    per node (``hugepages=0:4,1:4``) from Linux 5.16, a total before."""
+    per node (``hugepages=0:4,1:4``) from Linux 5.16 when the kernel accepts every node id
+    (ids below the number of online nodes, any online id from 5.19), else a total that the
+    kernel spreads over the nodes, the per-node counts then set at runtime."""
     args = []
     total = sum(pages.values())
     if not total:
@@ -49,13 +58,21 @@ def hugepage_args(topo, pages, page_kb, version, warnings):
     label = size_label(page_kb)
     args.append(["default_hugepagesz", label])
     args.append(["hugepagesz", label])
-    if version is not None and version >= HUGEPAGES_NODE_FORMAT_SINCE:
-        value = ",".join("%d:%d" % (node, count) for node, count in sorted(pages.items()) if count)
+    used = sorted(node for node, count in pages.items() if count)
+    node_format = version is not None and version >= HUGEPAGES_NODE_FORMAT_SINCE
+    if node_format and version < HUGEPAGES_SPARSE_NODES_SINCE and used[-1] >= len(topo.nodes):
+        node_format = False
+        warnings.append("kernel %d.%d rejects hugepages=<node>:<count> for node %d (ids from %d up need Linux "
+                        "5.19 when only %d nodes are online), so the boot-time pages are a total "
+                        "hugepages=%d and the per-node counts are set at runtime"
+                        % (version[0], version[1], used[-1], len(topo.nodes), len(topo.nodes), total))
+    if node_format:
+        value = ",".join("%d:%d" % (node, pages[node]) for node in used)
     else:
         value = str(total)
         spread = set(count for node, count in pages.items()
                      if topo.node_by_id[node]["memory_kb"] > 0)
-        if len(topo.nodes) > 1 and len(spread) > 1:
+        if len(topo.nodes) > 1 and len(spread) > 1 and (version is None or version < HUGEPAGES_NODE_FORMAT_SINCE):
             warnings.append("kernel %s takes only a total hugepages=%d, which it spreads over the "
                             "nodes; the per-node counts must be set at runtime"
                             % ("older than 5.16" if version else "of unknown version", total))

@@ -96,7 +96,7 @@ def test_role_vars_pass_variables_through_and_decide_nothing(role):
 def test_role_tasks_use_only_their_section_and_switches(role):
     """No value is computed in a task: templates in tasks read the section, the runtime
     flag, the role's own how-switches (not planned values) or the collection's backend."""
-    allowed = re.compile(r"^\{\{ (__%s_section(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\('mounted', 'present'\))?"
+    allowed = re.compile(r"^\{\{ (__%s_section(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\(('mounted', 'present'|item\.[a-z]+, omit)\))?"
                          r"|__%s_options|__%s_labels|%s_[a-z_]+|kvmops_kernel_cmdline_backend \| default\('auto'\)) \}\}$"
                          % (role, role, role, role, role))
     tasks = load(role, "tasks", "main.yml") + load(role, "tasks", "plan.yml")

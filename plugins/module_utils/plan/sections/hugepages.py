@@ -50,7 +50,10 @@ KSM_RUN = "/sys/kernel/mm/ksm/run"
 ZSWAP = "/sys/module/zswap/parameters/%s"
 
 # /sys/kernel/mm/ksm/run (Documentation/admin-guide/mm/ksm.rst): 0 stop, 1 run,
-# 2 stop and unmerge every merged page.
+# 2 stop and unmerge every merged page. Reading it gives the value last written, 2 too
+# (mm/ksm.c run_show prints ksm_run, which run_store sets to the flags written), so
+# sysfs_attr's compare-then-write is idempotent for 2; only a failed unmerge (ENOMEM) leaves
+# 0, and that write fails the task.
 KSM_VALUES = {"run": "1", "stop": "0", "unmerge": "2"}
 
 TMPFILES_TEXT = """\
@@ -80,21 +83,77 @@ def _check_ranges(options):
                         "slash, got %r" % (options["mount_prefix"],))
 
 
-def ksm_run(mode, guests):
-    """KSM: auto stops it when the plan pins guests (merging pages across pinned guests
-    moves their memory off their node) and leaves it alone otherwise; keep leaves it."""
-    if mode == "auto":
-        return "0" if guests else None
-    return KSM_VALUES.get(mode)
+# auto unmerges (2) only when the pages it copies again (pages_sharing, the pages KSM
+# saved) take at most this share of MemAvailable; else it stops (0) and keeps them.
+KSM_UNMERGE_MAX_SHARE = 0.5
+BASE_PAGE_KB = 4  # x86-64 base page; pages_sharing counts base pages
+
+# Units that turn KSM back on after /sys/kernel/mm/ksm/run=0: ksmtuned (Debian package
+# ksmtuned; RHEL qemu-kvm-common) writes run=1 when free memory falls below its threshold
+# (ksmtuned.conf, KSM_THRES_COEF); RHEL's ksm.service writes run=1 when it starts
+# (/usr/libexec/ksmctl start, /etc/sysconfig/ksm).
+KSM_UNITS = {
+    "ksmtuned.service": "ksmtuned turns KSM back on (run=1) when free memory runs low (ksmtuned.conf)",
+    "ksm.service": "ksm.service writes run=1 when it starts (/usr/libexec/ksmctl, /etc/sysconfig/ksm)",
+}
 
 
-def boot_attributes(options, guests):
+def ksm_run(mode, guests, memory=None, warnings=None):
+    """KSM: auto turns it off when the plan pins guests (merging pages across pinned guests
+    moves their memory off their node) and leaves it alone otherwise; keep leaves it.
+
+    Off is 2 (stop and unmerge: no page stays shared with a guest on another node) when
+    the pages to copy again fit in KSM_UNMERGE_MAX_SHARE of MemAvailable, else 0 (stop,
+    merged pages kept until written) with a warning. ``memory``: kvm_host.memory."""
+    if mode != "auto":
+        return KSM_VALUES.get(mode)
+    if not guests:
+        return None
+    memory = memory if isinstance(memory, dict) else {}
+    sharing = memory.get("ksm_pages_sharing")
+    available = memory.get("available_kb")
+    if not isinstance(sharing, int) or not isinstance(available, int):
+        if warnings is not None and memory.get("ksm_run") not in (None, 0):
+            warnings.append("hugepages_ksm=auto: KSM stopped (run=0) without unmerging: the facts do not "
+                            "show how much it merged (memory.ksm_pages_sharing, memory.available_kb)")
+        return "0"
+    needed_kb = sharing * BASE_PAGE_KB
+    if needed_kb <= available * KSM_UNMERGE_MAX_SHARE:
+        return "2"
+    if warnings is not None:
+        warnings.append("hugepages_ksm=auto: KSM stopped (run=0) but its merged pages kept: unmerging "
+                        "would allocate %d MiB again, more than half of the %d MiB available; set "
+                        "hugepages_ksm: unmerge to unmerge anyway" % (needed_kb // 1024, available // 1024))
+    return "0"
+
+
+def ksm_services(run, facts, warnings):
+    """The units that would turn KSM back on, stopped and disabled when the plan turns it
+    off (run 0 or 2); only units installed (and not masked) per kvm_host.daemons."""
+    if run not in ("0", "2"):
+        return []
+    daemons = facts.get("daemons") if isinstance(facts, dict) else None
+    units = daemons.get("units") if isinstance(daemons, dict) else None
+    if not isinstance(units, dict):
+        warnings.append("hugepages_ksm: the facts do not show the daemons (kvm_host.daemons); ksmtuned or "
+                        "ksm.service, if installed, may turn KSM back on")
+        return []
+    result = []
+    for unit, reason in sorted(KSM_UNITS.items()):
+        state = units.get(unit)
+        if isinstance(state, dict) and state.get("present"):
+            result.append({"unit": unit, "state": "stopped", "enabled": False,
+                           "reason": "%s; the plan sets /sys/kernel/mm/ksm/run=%s" % (reason, run)})
+    return result
+
+
+def boot_attributes(options, guests, memory=None, warnings=None):
     """Attributes kept at boot by systemd-tmpfiles and set now; None: left alone."""
     enabled = options["zswap_enabled"]
     compressor = options["zswap_compressor"]
     percent = options["zswap_max_pool_percent"]
     return {
-        KSM_RUN: ksm_run(options["ksm"], guests),
+        KSM_RUN: ksm_run(options["ksm"], guests, memory, warnings),
         ZSWAP % "enabled": None if enabled is None else ("Y" if enabled else "N"),
         ZSWAP % "compressor": None if compressor == "keep" else compressor,
         ZSWAP % "max_pool_percent": None if percent is None else str(percent),
@@ -128,6 +187,12 @@ def build(context, options):
     kernel_args = []
     if options["kernel_args"]:
         kernel_args = hugepage_args(context.topo, context.pages, page_kb, context.version, context.warnings)
+        total_only = [value for name, value in kernel_args if name == "hugepages" and ":" not in value]
+        spread = set(count for node, count in context.pages.items() if context.topo.node_by_id[node]["memory_kb"] > 0)
+        if total_only and len(spread) > 1 and not options["runtime_allocation"]:
+            context.warnings.append("hugepages_runtime_allocation is false and the kernel takes only the total "
+                                    "hugepages=%s, which it spreads over the nodes: nothing sets the planned "
+                                    "per-node counts" % total_only[0])
         if options["thp"] != "keep":
             # transparent_hugepage=<mode> (Documentation/admin-guide/kernel-parameters.txt)
             kernel_args.append(["transparent_hugepage", options["thp"]])
@@ -141,7 +206,9 @@ def build(context, options):
         paths = ", ".join('"%s"' % item["path"] for item in mounts)
         lines[options["qemu_conf"]] = {"hugetlbfs_mount": "hugetlbfs_mount = [%s]" % paths}
 
-    attributes = boot_attributes(options, shared["guests"])
+    facts = context.facts if isinstance(context.facts, dict) else {}
+    attributes = boot_attributes(options, shared["guests"], facts.get("memory"), context.warnings)
+    services = ksm_services(attributes[KSM_RUN], facts, context.warnings)
     sysfs = dict((path, value) for path, value in attributes.items() if value is not None)
     if options["thp"] != "keep":
         sysfs[THP_ENABLED] = options["thp"]
@@ -166,6 +233,7 @@ def build(context, options):
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
                 "origins": dict((key, "hugepages_swappiness") for key in values),
                 "header": managed_header(ROLE, SYSCTL_TEXT)},
+        services=services,
         runtime={"pages": pool if options["runtime_allocation"] else {},
                  "allow_partial": options["allow_partial"],
                  "compaction_retries": options["compaction_retries"]},

@@ -206,6 +206,107 @@ def test_pool_per_node_is_the_kernel_state_audited_and_allocated():
     assert off["runtime"]["pages"] == {}
 
 
+KSM = "/sys/kernel/mm/ksm/run"
+PINNED = {"guests": [GUEST], "hugepage_size": "2M"}
+INSTALLED = {"present": True, "enabled": True, "masked": False, "running": True}
+ABSENT = {"present": False, "enabled": False, "masked": False, "running": False}
+
+
+def with_daemons(units=None, **memory):
+    """Facts with kvm_host.daemons (every unit absent unless given) and memory values."""
+    result = facts()
+    all_units = dict((unit, ABSENT) for unit in ("ksmtuned.service", "ksm.service", "libvirtd.service",
+                                                 "libvirtd.socket", "virtqemud.service", "virtqemud.socket"))
+    all_units.update(units or {})
+    result["daemons"] = {"units": all_units, "libvirt": None, "libvirt_running": False}
+    result["memory"].update(memory)
+    return result
+
+
+def test_ksm_auto_unmerges_pinned_guests_pages_when_the_copies_fit():
+    # 1000 shared pages = 4000 kB to copy again, well under half of 8 GiB available
+    host = with_daemons(ksm_run=1, ksm_pages_sharing=1000, available_kb=8 * 1024 * 1024)
+    result = plan(host, PINNED, sections={"hugepages": {}})
+    assert result["hugepages"]["sysfs"][KSM] == "2"
+    assert body(result["hugepages"]["files"]["/etc/tmpfiles.d/kvmops-memory.conf"]) == [
+        "w /sys/kernel/mm/ksm/run - - - - 2"]
+    assert not any("KSM" in warning for warning in result["warnings"])
+
+
+def test_ksm_auto_only_stops_when_unmerging_would_take_half_the_available_memory():
+    # 3 GiB merged (786432 pages of 4 kB) against 4 GiB available: stop, keep the pages, warn
+    host = with_daemons(ksm_run=1, ksm_pages_sharing=786432, available_kb=4 * 1024 * 1024)
+    result = plan(host, PINNED, sections={"hugepages": {}})
+    assert result["hugepages"]["sysfs"][KSM] == "0"
+    assert any("hugepages_ksm=auto" in w and "3072 MiB" in w and "hugepages_ksm: unmerge" in w
+               for w in result["warnings"])
+    # asked for explicitly, unmerge is done whatever it costs
+    assert plan(host, PINNED, sections={"hugepages": {"ksm": "unmerge"}})["hugepages"]["sysfs"][KSM] == "2"
+
+
+def test_ksm_off_stops_and_disables_the_units_that_turn_it_back_on():
+    host = with_daemons({"ksmtuned.service": INSTALLED, "ksm.service": dict(INSTALLED, running=None)},
+                        ksm_pages_sharing=0, available_kb=1024 * 1024)
+    result = plan(host, PINNED, sections={"hugepages": {}})["hugepages"]
+    assert [(s["unit"], s["state"], s["enabled"]) for s in result["services"]] == [
+        ("ksm.service", "stopped", False), ("ksmtuned.service", "stopped", False)]
+    assert "run=1" in result["services"][1]["reason"] and "run=2" in result["services"][1]["reason"]
+    stop = plan(host, {}, sections={"hugepages": {"ksm": "stop"}})["hugepages"]
+    assert [s["unit"] for s in stop["services"]] == ["ksm.service", "ksmtuned.service"]
+
+
+@pytest.mark.parametrize("options, policy", [
+    ({"ksm": "run"}, PINNED),      # KSM on: ksmtuned may run
+    ({"ksm": "keep"}, PINNED),     # KSM left alone
+    ({}, {}),                      # auto without pinned guests: left alone
+])
+def test_ksm_units_left_alone_unless_the_plan_turns_ksm_off(options, policy):
+    host = with_daemons({"ksmtuned.service": INSTALLED})
+    assert plan(host, policy, sections={"hugepages": options})["hugepages"]["services"] == []
+
+
+def test_ksm_units_not_installed_or_masked_are_not_touched():
+    masked = {"present": False, "enabled": False, "masked": True, "running": False}
+    host = with_daemons({"ksmtuned.service": masked})
+    assert plan(host, PINNED, sections={"hugepages": {}})["hugepages"]["services"] == []
+    no_facts = plan(facts(), PINNED, sections={"hugepages": {"ksm": "stop"}})
+    assert no_facts["hugepages"]["services"] == []
+    assert any(w.startswith("hugepages_ksm: the facts do not show the daemons") for w in no_facts["warnings"])
+
+
+SPARSE = {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "2": 80}}
+
+
+@pytest.mark.parametrize("release, value", [
+    ("5.17.0-1-amd64", "96"),        # 5.16-5.18: node 2 >= 2 online nodes is invalid
+    ("5.19.0", "0:16,2:80"),         # fixed in 5.19 (node_online)
+    ("6.1.0-18-amd64", "0:16,2:80"),
+])
+def test_hugepages_node_form_only_where_the_kernel_takes_sparse_node_ids(release, value):
+    host = facts(node_ids=[0, 2], release=release)
+    result = plan(host, SPARSE, sections={"hugepages": {"thp": "keep"}})
+    assert result["hugepages"]["kernel_args"] == [["default_hugepagesz", "2M"], ["hugepagesz", "2M"], ["hugepages", value]]
+    # the per-node pool is kept: allocated at runtime and audited per node
+    assert result["hugepages"]["runtime"]["pages"] == {"2048": {"0": 16, "2": 80}}
+    assert result["hugepages"]["boot_sysfs"]["/sys/devices/system/node/node2/hugepages/hugepages-2048kB/nr_hugepages"] == "80"
+    warned = [w for w in result["warnings"] if "rejects hugepages=<node>:<count> for node 2" in w]
+    assert len(warned) == (1 if value == "96" else 0)
+
+
+def test_old_kernel_with_sparse_ids_keeps_the_node_form_for_low_ids():
+    host = facts(node_ids=[0, 2], release="5.17.0")
+    result = plan(host, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "2": 0}},
+                  sections={"hugepages": {"thp": "keep"}})
+    assert result["hugepages"]["kernel_args"][-1] == ["hugepages", "0:16"]
+
+
+def test_total_form_without_runtime_allocation_is_warned():
+    host = facts(node_ids=[0, 2], release="5.17.0")
+    result = plan(host, SPARSE, sections={"hugepages": {"runtime_allocation": False}})
+    assert result["hugepages"]["runtime"]["pages"] == {}
+    assert any(w.startswith("hugepages_runtime_allocation is false") for w in result["warnings"])
+
+
 @pytest.mark.parametrize("options, variable", [
     ({"swappiness": 201}, "hugepages_swappiness"),
     ({"zswap_max_pool_percent": 0}, "hugepages_zswap_max_pool_percent"),
