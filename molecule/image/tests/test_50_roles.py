@@ -77,12 +77,16 @@ def test_defaults_write_no_iommu_numa_balancing_memory_or_mount_files(site_files
         assert path not in site_files
 
 
-def test_numa_pinning_grub_dropin(site_files, plan, helpers):
-    dropin = text(site_files, ETC_DROPIN % "numa_pinning")
-    assert "owner numa_pinning" in dropin
-    assert DROPIN_LINE.findall(dropin) == [" ".join(tokens(plan["numa_pinning"]))]
-    # Isolation none (the default policy): irqaffinity= only.
-    assert DROPIN_LINE.findall(dropin) == ["irqaffinity=%s" % helpers.cpulist(plan["housekeeping_cpus"])]
+def test_no_policy_partitions_no_cpu(site_files, plan, helpers):
+    """The scenario has no policy at all: a fleet run like it keeps every CPU for the host
+    (issue 13): no numa_pinning drop-in (no irqaffinity=), no CPUAffinity=, no irqbalance ban."""
+    assert plan["cpu_partitioning"]["enabled"] is False
+    assert plan["isolated_cpus"] == [] and plan["numa_pinning"]["kernel_args"] == []
+    assert ETC_DROPIN % "numa_pinning" not in site_files
+    assert CPUAFFINITY not in site_files
+    for path in site_files:
+        if path.startswith("/etc/default/grub"):
+            assert "irqaffinity=" not in text(site_files, path), path
 
 
 def test_hugepages_grub_dropin(site_files, plan):

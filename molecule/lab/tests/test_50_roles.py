@@ -30,6 +30,8 @@ def cmdline(host):
     "nohz_full=%s" % ISOLATED,
     "rcu_nocbs=%s" % ISOLATED,
     "irqaffinity=%s" % HOUSEKEEPING,
+    "nosoftlockup",
+    "skew_tick=1",
     "default_hugepagesz=2M",
     "hugepagesz=2M",
     "hugepages=0:16,1:80",
@@ -82,8 +84,23 @@ def test_systemd_runs_on_housekeeping_cpus(host):
 
 
 def test_irqbalance_banned_from_isolated(host):
-    config = host.file("/etc/default/irqbalance").content_string
-    assert "IRQBALANCE_BANNED_CPULIST=%s" % ISOLATED in config.splitlines()
+    lines = host.file("/etc/default/irqbalance").content_string.splitlines()
+    index = lines.index("IRQBALANCE_BANNED_CPULIST=%s" % ISOLATED)
+    # the marker that lets a run with no partitioning take the line back
+    assert lines[index - 1] == "# Managed by kvmops.hypervisor: IRQBALANCE_BANNED_CPULIST"
+
+
+@pytest.mark.parametrize("path", ["/sys/devices/virtual/workqueue/cpumask",
+                                  "/sys/bus/workqueue/devices/writeback/cpumask"])
+def test_unbound_workqueues_on_housekeeping_cpus(host, path):
+    # CPUs 0-1 = mask 0x3; the kernel shows it zero-padded to the possible CPUs
+    assert int(host.file(path).content_string.strip().replace(",", ""), 16) == 0x3
+    tmpfiles = host.file("/etc/tmpfiles.d/kvmops-cpu.conf").content_string.splitlines()
+    assert "w %s - - - - 3" % path in tmpfiles
+
+
+def test_vm_stat_interval_with_isolation(host):
+    assert host.file("/proc/sys/vm/stat_interval").content_string.strip() == "10"
 
 
 def test_numa_balancing_off(host):
@@ -146,5 +163,6 @@ def test_audit_reports_nothing_drifted(tmp_path):
                  "/sys/devices/system/cpu/isolated", "kernel.numa_balancing", "net.core.somaxconn",
                  "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf",
                  "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)",
+                 "numa_pinning: skew_tick=1", "/sys/devices/virtual/workqueue/cpumask", "vm.stat_interval",
                  "lab-guest vcpupin", "lab-guest emulatorpin", "lab-guest memory_nodes"):
         assert item in items, item
