@@ -38,8 +38,8 @@ options:
         leaves the administrator's own line."
       - The first line that sets KEY is replaced in place and later ones removed; a new line
         goes after the package's commented example C(#KEY=), else at the end.
-      - A line written here has the marker comment C(# Managed by kvmops.hypervisor: KEY)
-        right above it.
+      - "A line written here has the marker comment C(# Managed by kvmops.hypervisor: KEY)
+        right above it."
     type: dict
     default: {}
 attributes:
