@@ -177,7 +177,14 @@ def test_ip_forward_auto_from_the_libvirt_networks():
     assert result["sysctl"]["values"]["net.ipv4.ip_forward"] == "1"
     assert "default (nat)" in result["sysctl"]["sources"]["net.ipv4.ip_forward"]
     bridged = facts(networks=[{"name": "br", "forward_mode": "bridge"}])
-    assert section("sysctl_net", host=bridged)["sysctl"]["values"]["net.ipv4.ip_forward"] == "0"
+    result = section("sysctl_net", host=bridged)
+    assert "net.ipv4.ip_forward" not in result["sysctl"]["values"]  # auto never writes 0
+    assert result["ip_forward"] == {
+        "value": None,
+        "reason": "sysctl_net_ip_forward=auto: no libvirt network with forward mode nat/route/open, "
+                  "so the key is left out (never written 0)"}
+    forced_off = section("sysctl_net", {"ip_forward": False}, host=bridged)
+    assert list(forced_off["sysctl"]["values"].items())[0] == ("net.ipv4.ip_forward", "0")
 
 
 def test_baseline_overrides_and_removals():
