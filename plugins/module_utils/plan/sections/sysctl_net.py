@@ -107,9 +107,14 @@ OPTIONS = dict(
     removals=dict(type="list", elements="str", default=[]),
     ip_forward=dict(type="raw", default="auto"),
     ipv6_forward=dict(type="raw", default="auto"),
-    allow_nwfilter_bypass=dict(type="raw", default=False),
+    allow_nwfilter_bypass=dict(type="bool", default=False),
     conf_path=dict(type="path", default="/etc/sysctl.d/90-kvmops-net.conf"),
+    modules_load_dir=dict(type="path", default="/etc/modules-load.d"),
 )
+
+# Written by versions before 0.3.0, which loaded br_netfilter for the net.bridge.* keys at
+# every boot; it must be absent now (nothing of this role loads the module).
+STALE_MODULES_LOAD = "kvmops-br_netfilter.conf"
 
 LABELS = {"settings": "sysctl_net_baseline", "overrides": "sysctl_net_overrides",
           "removals": "sysctl_net_removals", "ip_forward": "sysctl_net_ip_forward",
@@ -203,7 +208,9 @@ def build(context, options):
     elif bridge_nf["written"] is None:
         bridge_nf = dict(bridge_nf, written=False)
     context.warnings.extend(warnings)
+    stale = "%s/%s" % (options["modules_load_dir"].rstrip("/") or "", STALE_MODULES_LOAD)
     return section(
+        files={stale: None},
         sysctl={"path": options["conf_path"], "values": values,
                 "sources": dict((key, sources[key]) for key in values if key in sources),
                 "origins": dict((key, origins[key]) for key in values if key in origins),

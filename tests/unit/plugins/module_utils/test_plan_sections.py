@@ -241,6 +241,8 @@ def test_bridge_nf_keys_only_while_br_netfilter_is_loaded():
     assert bridge_keys(section("sysctl_net", host=facts())) == {}  # unknown: left out too
     loaded = section("sysctl_net", host=facts(br_netfilter=True))
     assert bridge_keys(loaded) == BRIDGE_NF and loaded["bridge_nf"]["written"] is True
+    # the modules-load.d file of earlier versions (br_netfilter at every boot) must go
+    assert loaded["files"] == {"/etc/modules-load.d/kvmops-br_netfilter.conf": None}
 
 
 def test_bridge_nf_off_refused_while_a_domain_uses_an_nwfilter_unless_allowed():
