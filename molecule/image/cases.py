@@ -44,7 +44,6 @@ OWNERS = {
     "/etc/tmpfiles.d/kvmops-memory.conf": "hugepages",
     "/etc/sysctl.d/90-kvmops-memory.conf": "hugepages",
     "/etc/sysctl.d/90-kvmops-net.conf": "sysctl_net",
-    "/etc/modules-load.d/kvmops-br_netfilter.conf": "sysctl_net",
 }
 GRUB_CFG = "/boot/grub/grub.cfg"
 

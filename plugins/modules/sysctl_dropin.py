@@ -47,9 +47,22 @@ options:
         keys need at boot (systemd-modules-load runs before systemd-sysctl).
     type: path
     default: /etc/modules-load.d
+  load_modules:
+    description:
+      - Load the kernel modules the profile's keys need (C(modprobe)) and write their
+        C(kvmops-MODULE.conf) in O(modules_load_dir).
+      - V(false) loads nothing and writes no C(modules-load.d) file: keys of a module that
+        is not active stay in the drop-in unchecked (reported in RV(unchecked)); at boot
+        and on C(sysctl --system) they are skipped while the module is not loaded
+        (systemd-sysctl and C(sysctl -e) ignore a missing key). The
+        C(kvmops.hypervisor.sysctl_net) role passes V(false), so it never loads
+        C(br_netfilter).
+    type: bool
+    default: true
+    version_added: 0.3.0
   apply:
     description:
-      - Load the kernel modules, apply the drop-ins to the running kernel and verify.
+      - Load the kernel modules (see O(load_modules)), apply the drop-ins to the running kernel and verify.
       - V(false) writes the files only and touches no running state (an image or a chroot);
         keys are still checked against C(/proc/sys) under O(root) when it exists.
       - V(true) needs O(root=/).
@@ -240,6 +253,7 @@ def main():
         argument_spec=dict(
             profile_argument_spec(),
             modules_load_dir=dict(type="path", default="/etc/modules-load.d"),
+            load_modules=dict(type="bool", default=True),
             apply=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

@@ -124,9 +124,9 @@ def test_sysctl_values_live(host):
         assert live.split() == value.split(), key
 
 
-def test_br_netfilter_loaded_and_persistent(host):
-    assert host.file("/sys/module/br_netfilter").is_directory
-    assert "br_netfilter" in host.file("/etc/modules-load.d/kvmops-br_netfilter.conf").content_string
+def test_br_netfilter_not_made_persistent(host):
+    # The role loads no module (tests in test_62_safe_net.py); the old file is gone.
+    assert not host.file("/etc/modules-load.d/kvmops-br_netfilter.conf").exists
 
 
 def test_guest_domain_pinned_as_planned(host):

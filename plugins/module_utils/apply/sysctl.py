@@ -24,11 +24,14 @@ import re
 from collections import OrderedDict
 
 IP_FORWARD_KEY = "net.ipv4.ip_forward"
+IPV6_FORWARD_KEY = "net.ipv6.conf.all.forwarding"
 
 # libvirt network forward modes that route guest traffic through the host's IP stack
 # (https://libvirt.org/formatnetwork.html#connectivity): nat, route and open need
-# net.ipv4.ip_forward; bridge, passthrough, private, vepa, hostdev and isolated
-# networks (no <forward>) switch at layer 2 or not at all.
+# net.ipv4.ip_forward (and, for a network with an <ip family='ipv6'> address,
+# net.ipv6.conf.all.forwarding: libvirt turns both on when it starts such a network);
+# bridge, passthrough, private, vepa, hostdev and isolated networks (no <forward>)
+# switch at layer 2 or not at all.
 ROUTING_FORWARD_MODES = ("nat", "route", "open")
 
 DEFAULT_LABELS = {
@@ -36,6 +39,7 @@ DEFAULT_LABELS = {
     "overrides": "overrides",
     "removals": "removals",
     "ip_forward": "ip_forward",
+    "ipv6_forward": "ipv6_forward",
 }
 
 _COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$")
@@ -134,28 +138,40 @@ def parse_bool(value, label):
     raise SysctlError("%s must be a boolean, got %r" % (label, value))
 
 
-def resolve_ip_forward(setting, networks, label="ip_forward"):
-    """(value, reason) for net.ipv4.ip_forward.
+def _routing_networks(networks, ipv6):
+    """``name (mode)`` of the networks that route guest traffic (IPv6 ones only when ``ipv6``)."""
+    if networks is None:
+        networks = []
+    if not isinstance(networks, list):
+        raise SysctlError("kvm_host.libvirt.networks must be a list, got %s" % type(networks).__name__)
+    routing = []
+    for net in networks:
+        if not isinstance(net, dict):
+            raise SysctlError("kvm_host.libvirt.networks items must be mappings, got %r" % (net,))
+        mode = str(net.get("forward_mode") or "").lower()
+        if mode in ROUTING_FORWARD_MODES and (not ipv6 or net.get("ipv6") is True):
+            routing.append("%s (%s)" % (net.get("name", "?"), mode))
+    return routing
 
-    ``setting`` is ``auto``, true or false. ``auto`` enables forwarding when a libvirt
-    network (``{name, forward_mode}`` items of ``kvm_host.libvirt.networks``) routes guest
-    traffic through the host: forward mode nat, route or open.
+
+def resolve_ip_forward(setting, networks, label="ip_forward", ipv6=False):
+    """(value, reason) for net.ipv4.ip_forward, or net.ipv6.conf.all.forwarding when ``ipv6``.
+
+    ``setting`` is ``auto``, true or false; true and false give 1 and 0. ``auto`` gives
+    True when a libvirt network (``{name, forward_mode, ipv6}`` items of
+    ``kvm_host.libvirt.networks``) routes guest traffic through the host: forward mode
+    nat, route or open (for IPv6, such a network with an IPv6 address). Otherwise
+    ``auto`` gives None: the key is left out of the profile, never written 0, because a
+    0 in a drop-in turns forwarding off at every ``sysctl --system`` and boot, under
+    whatever else turned it on (libvirt, Docker, Kubernetes, a router configuration).
     """
     if setting == "auto":
-        if networks is None:
-            networks = []
-        if not isinstance(networks, list):
-            raise SysctlError("kvm_host.libvirt.networks must be a list, got %s" % type(networks).__name__)
-        routing = []
-        for net in networks:
-            if not isinstance(net, dict):
-                raise SysctlError("kvm_host.libvirt.networks items must be mappings, got %r" % (net,))
-            mode = str(net.get("forward_mode") or "").lower()
-            if mode in ROUTING_FORWARD_MODES:
-                routing.append("%s (%s)" % (net.get("name", "?"), mode))
+        routing = _routing_networks(networks, ipv6)
         if routing:
-            return True, "%s=auto: libvirt network(s) route guest traffic: %s" % (label, ", ".join(routing))
-        return False, "%s=auto: no libvirt network with forward mode %s" % (label, "/".join(ROUTING_FORWARD_MODES))
+            return True, "%s=auto: libvirt network(s) route guest %s traffic: %s" % (
+                label, "IPv6" if ipv6 else "IPv4", ", ".join(routing))
+        return None, "%s=auto: no libvirt network with forward mode %s%s, so the key is left out (never written 0)" % (
+            label, "/".join(ROUTING_FORWARD_MODES), " and an IPv6 address" if ipv6 else "")
     if setting is None:
         raise SysctlError("%s must be auto, true or false, got null" % label)
     try:
@@ -165,22 +181,37 @@ def resolve_ip_forward(setting, networks, label="ip_forward"):
     return value, "%s=%s" % (label, "true" if value else "false")
 
 
-def merge_profile(settings, overrides=None, removals=None, ip_forward=None, labels=None):
-    """Merge baseline ``settings``, ``ip_forward`` (bool or None), ``overrides``, ``removals``.
+# The keys a setting decides (label name in DEFAULT_LABELS), in the order they are written.
+DECIDED_KEYS = ((IP_FORWARD_KEY, "ip_forward"), (IPV6_FORWARD_KEY, "ipv6_forward"))
+_LEFT_OUT = object()
+
+
+def merge_profile(settings, overrides=None, removals=None, ip_forward=None, labels=None, decided=None):
+    """Merge baseline ``settings``, the decided keys, ``overrides`` and ``removals``.
+
+    ``decided`` maps keys of DECIDED_KEYS to True, False or None (None: the setting
+    decided to leave the key out, like ``auto`` with nothing to forward); a key not in
+    ``decided`` is not managed by a setting and may come from the settings or overrides.
+    ``ip_forward`` (bool or None) is the short form of ``decided={IP_FORWARD_KEY: value}``
+    when not None.
 
     Returns ``(profile, origins, warnings)``: an OrderedDict canonical key -> value
-    string with net.ipv4.ip_forward first (changing it resets per-interface
+    string with the decided keys first (changing net.ipv4.ip_forward resets per-interface
     forwarding/redirect settings, so it must be written before them), the label of the
     variable each key came from, and warnings. Raises SysctlError naming the variable.
     """
     names = dict(DEFAULT_LABELS)
     names.update(labels or {})
+    decided = dict(decided or {})
+    if ip_forward is not None:
+        decided[IP_FORWARD_KEY] = ip_forward
     base = _mapping(settings, names["settings"])
     over = _mapping(overrides, names["overrides"])
     warnings = []
-    if ip_forward is not None and IP_FORWARD_KEY in over:
-        raise SysctlError("%s sets %s; set %s (auto, true or false) instead"
-                          % (names["overrides"], IP_FORWARD_KEY, names["ip_forward"]))
+    for key, label in DECIDED_KEYS:
+        if key in decided and key in over:
+            raise SysctlError("%s sets %s; set %s (auto, true or false) instead"
+                              % (names["overrides"], key, names[label]))
     if removals is None:
         removals = []
     if not isinstance(removals, (list, tuple)):
@@ -189,13 +220,14 @@ def merge_profile(settings, overrides=None, removals=None, ip_forward=None, labe
 
     merged = OrderedDict()
     origins = {}
-    if ip_forward is not None:
-        merged[IP_FORWARD_KEY] = "1" if ip_forward else "0"
-        origins[IP_FORWARD_KEY] = names["ip_forward"]
+    for key, label in DECIDED_KEYS:
+        if decided.get(key, _LEFT_OUT) not in (_LEFT_OUT, None):
+            merged[key] = "1" if decided[key] else "0"
+            origins[key] = names[label]
     for source, label in ((base, names["settings"]), (over, names["overrides"])):
         for key, value in source.items():
-            if key == IP_FORWARD_KEY and ip_forward is not None:
-                # the baseline may carry a default; the ip_forward setting decides
+            if key in decided:
+                # the baseline may carry a default; the setting decides (None: left out)
                 continue
             merged[key] = value
             origins[key] = label
@@ -210,23 +242,27 @@ def merge_profile(settings, overrides=None, removals=None, ip_forward=None, labe
 def prepare(params):
     """The pure half of a profile run: params -> (profile, origins, sources, labels, result, warnings).
 
-    ``result`` holds ``ip_forward`` (value and reason) when params set it. Raises
+    ``result`` holds ``ip_forward`` (and ``ipv6_forward``) as {value: bool or None,
+    reason} when params set them; value None means ``auto`` left the key out. Raises
     SysctlError naming the caller's variable on bad input.
     """
     labels = dict(DEFAULT_LABELS)
     labels.update(params.get("labels") or {})
     result = {}
-    ip_forward = None
-    if params.get("ip_forward") is not None:
-        ip_forward, reason = resolve_ip_forward(params["ip_forward"], params.get("libvirt_networks"), labels["ip_forward"])
-        result["ip_forward"] = {"value": ip_forward, "reason": reason}
+    decided = {}
     sources = dict(params.get("sources") or {})
-    if ip_forward is not None:
-        note = sources.get(IP_FORWARD_KEY)
-        reason = result["ip_forward"]["reason"]
-        sources[IP_FORWARD_KEY] = "%s; %s" % (note, reason) if note else reason
+    for key, label in DECIDED_KEYS:
+        if params.get(label) is None:
+            continue
+        value, reason = resolve_ip_forward(params[label], params.get("libvirt_networks"), labels[label],
+                                           ipv6=(key == IPV6_FORWARD_KEY))
+        result[label] = {"value": value, "reason": reason}
+        decided[key] = value
+        if value is not None:
+            note = sources.get(key)
+            sources[key] = "%s; %s" % (note, reason) if note else reason
     profile, origins, warnings = merge_profile(
-        params["settings"], params.get("overrides"), params.get("removals"), ip_forward, labels)
+        params["settings"], params.get("overrides"), params.get("removals"), None, labels, decided)
     # The caller may know better where a key came from (a planner that merged the profile).
     for key, origin in (params.get("origins") or {}).items():
         canonical = canonical_key(key, "origins")

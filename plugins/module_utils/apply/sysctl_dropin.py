@@ -132,9 +132,11 @@ def run(params, host, check_mode=False):
     reader = host.reader()
     state = _check(reader, profile, origins, labels, params, warnings)
 
-    # Kernel modules first: their keys exist only once they are loaded.
+    # Kernel modules first: their keys exist only once they are loaded. With
+    # load_modules false nothing is loaded; the keys of an inactive module stay unchecked.
+    load_modules = params.get("load_modules", True)
     loaded = []
-    missing = list(state["modules_missing"]) if apply and state["checked"] else []
+    missing = list(state["modules_missing"]) if apply and state["checked"] and load_modules else []
     if missing and not check_mode:
         for name in missing:
             error = host.modprobe(name)
@@ -157,7 +159,7 @@ def run(params, host, check_mode=False):
 
     content = render(profile, sources, header)
     wanted = OrderedDict((os.path.join(params["modules_load_dir"], "kvmops-%s.conf" % name),
-                          modules_load_text(name, path, header)) for name in state["modules"])
+                          modules_load_text(name, path, header)) for name in state["modules"] if load_modules)
     wanted[path] = content
     before = dict((target, host.read(target)) for target in wanted)
     changed_files = [target for target, text in wanted.items() if host.needs_write(target, text)]

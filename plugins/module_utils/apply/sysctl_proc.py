@@ -37,9 +37,12 @@ def module_for(key):
     return None
 
 
-def _module_active(reader, module):
+def module_active(reader, module):
     """A module is active (loaded or built in) when its sysctl directory exists."""
     return any(reader.isdir(marker) for _prefix, name, marker in MODULE_PREFIXES if name == module)
+
+
+_module_active = module_active
 
 
 def _writable(reader, relpath):

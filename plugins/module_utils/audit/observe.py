@@ -16,6 +16,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_fil
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import DomainXMLError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import tuning_state
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import proc_path
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import module_active, module_for
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import current_value
 
 
@@ -82,11 +83,15 @@ def observe(reader, sections):
     for name, section in sorted((sections or {}).items()):
         if not isinstance(section, dict):
             continue
-        seen = {"sysctl": {}, "sysfs": {}, "boot_sysfs": {}, "files": {}, "lines": {},
+        seen = {"sysctl": {}, "sysctl_inactive": {}, "sysfs": {}, "boot_sysfs": {}, "files": {}, "lines": {},
                 "mounts": {}, "fstab": {}, "guests": {}}
         for key in ((section.get("sysctl") or {}).get("values") or {}):
             text = _text(reader, proc_path(key))
             seen["sysctl"][key] = None if text is None else " ".join(text.split())
+            module = module_for(key)
+            if text is None and module and not module_active(reader, module):
+                # a key of a module nobody loaded: sysctl --system skips it, nothing drifts
+                seen["sysctl_inactive"][key] = module
         for kind in ("sysfs", "boot_sysfs"):
             for path in (section.get(kind) or {}):
                 text = _text(reader, path)

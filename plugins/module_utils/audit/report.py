@@ -77,10 +77,14 @@ def _shown(value):
     return "(absent)" if value is None else str(value)
 
 
-def _value_rows(area, wanted, seen, pending_reboot=False):
+def _value_rows(area, wanted, seen, pending_reboot=False, inactive=None):
     rows = []
     for item in sorted(wanted):
         actual = seen.get(item)
+        if actual is None and item in (inactive or {}):
+            # in the drop-in, but its kernel module is not loaded: no such key to drift
+            rows.append(_row(area, item, str(wanted[item]), "(%s not loaded: no key)" % inactive[item], APPLIED))
+            continue
         if _same(wanted[item], actual):
             status = APPLIED
         elif pending_reboot:
@@ -195,7 +199,8 @@ def audit_rows(facts, plan, observed=None):
         rows += kernel_rows
         rows += _value_rows("boot state", section.get("boot_sysfs") or {}, seen.get("boot_sysfs") or {}, pending)
         if seen:
-            rows += _value_rows("sysctl", (section.get("sysctl") or {}).get("values") or {}, seen.get("sysctl") or {})
+            rows += _value_rows("sysctl", (section.get("sysctl") or {}).get("values") or {}, seen.get("sysctl") or {},
+                                inactive=seen.get("sysctl_inactive"))
             rows += _value_rows("sysfs", section.get("sysfs") or {}, seen.get("sysfs") or {})
             rows += _file_rows(section, seen)
             rows += _mount_rows(section, seen)

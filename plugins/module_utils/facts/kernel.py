@@ -5,7 +5,8 @@
 
 Sources: /proc/sys/kernel/osrelease, /proc/cmdline, /sys/devices/system/cpu/{isolated,
 nohz_full} (Documentation/ABI/testing/sysfs-devices-system-cpu), /sys/module/kvm*/parameters
-(Documentation/virt/kvm/), /boot/config-<release> or /proc/config.gz. The pending command
+(Documentation/virt/kvm/), /proc/modules and /proc/sys/net/bridge (br_netfilter; proc(5),
+Documentation/networking/bridge.rst "Netfilter"), /boot/config-<release> or /proc/config.gz. The pending command
 line (what the next boot gets) comes from the boot loader configuration, parsed by
 ``_cmdline.pending_cmdline``, the parser the kernel_cmdline module uses as well.
 """
@@ -98,6 +99,23 @@ def kvm_parameters(reader):
     return result
 
 
+def module_names(text):
+    """Module names of a /proc/modules text (first word of each line)."""
+    return set(line.split()[0] for line in (text or "").splitlines() if line.split())
+
+
+def br_netfilter_loaded(reader):
+    """Whether br_netfilter is active: listed in /proc/modules, or built in (its sysctl
+    directory /proc/sys/net/bridge exists without the module). None when /proc/modules
+    cannot be read and the directory is absent (nothing to tell)."""
+    text = reader.text("/proc/modules")
+    if text is not None and "br_netfilter" in module_names(text):
+        return True
+    if reader.isdir("/proc/sys/net/bridge"):
+        return True
+    return None if text is None else False
+
+
 def gather_kernel(reader):
     """The ``kvm_host.kernel`` dictionary."""
     release = reader.text("/proc/sys/kernel/osrelease")
@@ -120,6 +138,7 @@ def gather_kernel(reader):
         "isolated": reader.cpulist("/sys/devices/system/cpu/isolated", []),
         "nohz_full": reader.cpulist("/sys/devices/system/cpu/nohz_full", []),
         "kvm": kvm_parameters(reader),
+        "br_netfilter_loaded": br_netfilter_loaded(reader),
         "config": config,
         "config_source": config_source,
     }

@@ -4,8 +4,11 @@
 """Facts about the software that runs guests: ZFS, libvirt settings, running QEMU processes.
 
 Sources: /proc/spl/kstat/zfs (pools and arcstats), /sys/module/zfs/parameters
-(OpenZFS docs, "Module Parameters"), /etc/libvirt/qemu.conf and
-/etc/libvirt/qemu/networks/*.xml (libvirt docs: formatnetwork.html), /proc/PID/cmdline,
+(OpenZFS docs, "Module Parameters"), /etc/libvirt/qemu.conf,
+/etc/libvirt/qemu/networks/*.xml (libvirt docs: formatnetwork.html), the domain
+definitions /etc/libvirt/qemu/*.xml and the running domains' status files
+/run/libvirt/qemu/*.xml for ``<filterref>`` (formatdomain.html "Network interfaces",
+formatnwfilter.html), /proc/PID/cmdline,
 /proc/PID/status ``Seccomp:`` (Documentation/filesystems/proc.rst) and
 /proc/PID/attr/current (the LSM label: AppArmor profile or SELinux context).
 """
@@ -21,6 +24,8 @@ ZFS_KSTAT = "/proc/spl/kstat/zfs"
 ZFS_PARAMETERS = "/sys/module/zfs/parameters"
 QEMU_CONF = "/etc/libvirt/qemu.conf"
 NETWORKS_DIR = "/etc/libvirt/qemu/networks"
+# Domain definitions (persistent) and status files of running domains (transient ones too).
+DOMAIN_DIRS = ("/etc/libvirt/qemu", "/run/libvirt/qemu")
 
 _QEMU_BINARY = re.compile(r"^(?:qemu-system-[A-Za-z0-9_]+|qemu-kvm)$")
 _CONF_TOKEN = re.compile(r"""
@@ -144,14 +149,29 @@ def parse_libvirt_conf(text, on_error=None):
     return settings
 
 
-def parse_network_xml(text):
-    """(name, forward_mode, bridge) of a libvirt network definition; raises ValueError."""
-    from xml.etree import ElementTree  # only hosts with libvirt networks pay for it
+def _xml_root(text):
+    """The root element of an XML text; raises ValueError."""
+    from xml.etree import ElementTree  # only hosts with libvirt files pay for it
 
     try:
-        root = ElementTree.fromstring(text)
+        return ElementTree.fromstring(text)
     except ElementTree.ParseError as exc:
         raise ValueError(str(exc))
+
+
+def _is_ipv6(ip):
+    """An ``<ip>`` element of a network: family='ipv6', or an IPv6 address without family."""
+    family = (ip.get("family") or "").lower()
+    return family == "ipv6" or (not family and ":" in (ip.get("address") or ""))
+
+
+def parse_network_xml(text):
+    """(name, forward_mode, bridge, ipv6) of a libvirt network definition; raises ValueError.
+
+    ``ipv6``: the network has an ``<ip family='ipv6'>`` address (formatnetwork.html
+    "Addressing"); a nat, route or open network with one makes libvirt turn on
+    net.ipv6.conf.all.forwarding when it starts the network."""
+    root = _xml_root(text)
     if root.tag != "network":
         raise ValueError("root element is <%s>, not <network>" % root.tag)
     forward = root.find("forward")
@@ -159,7 +179,26 @@ def parse_network_xml(text):
     if forward is not None:
         mode = forward.get("mode") or "nat"  # libvirt: no mode attribute means nat
     bridge = root.find("bridge")
-    return (root.findtext("name"), mode, bridge.get("name") if bridge is not None else None)
+    ipv6 = any(_is_ipv6(ip) for ip in root.findall("ip"))
+    return (root.findtext("name"), mode, bridge.get("name") if bridge is not None else None, ipv6)
+
+
+def filterrefs(text):
+    """(kind, name, [filter]) of a libvirt XML that references nwfilters; raises ValueError.
+
+    A domain definition (``<domain>``), a running domain's status file (``<domstatus>``
+    holding the ``<domain>``) or a network (``<network>``): every ``<filterref filter=...>``
+    under it (domain interfaces are the main case: formatdomain.html "Traffic filtering
+    with NWFilter"). Filters are sorted and unique; kind is None for another root."""
+    root = _xml_root(text)
+    if root.tag == "domstatus":
+        root = root.find("domain")
+        if root is None:
+            raise ValueError("<domstatus> without a <domain>")
+    if root.tag not in ("domain", "network"):
+        return None, None, []
+    filters = sorted(set(ref.get("filter") for ref in root.iter("filterref") if ref.get("filter")))
+    return root.tag, root.findtext("name"), filters
 
 
 def gather_libvirt(reader):
@@ -172,6 +211,7 @@ def gather_libvirt(reader):
         qemu_conf = parse_libvirt_conf(
             conf_text, lambda message: reader.warn("%s: %s" % (QEMU_CONF, message)))
     networks = []
+    users = set()
     autostart = set(reader.listdir(NETWORKS_DIR + "/autostart"))
     for filename in reader.listdir(NETWORKS_DIR):
         if not filename.endswith(".xml"):
@@ -181,18 +221,44 @@ def gather_libvirt(reader):
         if text is None:
             continue
         try:
-            name, mode, bridge = parse_network_xml(text)
+            name, mode, bridge, ipv6 = parse_network_xml(text)
+            _kind, _name, filters = filterrefs(text)
         except ValueError as exc:
             reader.warn("cannot parse %s: %s" % (path, exc))
             continue
-        networks.append({"name": name or filename[:-4], "forward_mode": mode,
+        name = name or filename[:-4]
+        networks.append({"name": name, "forward_mode": mode, "ipv6": ipv6,
                          "bridge": bridge, "autostart": filename in autostart})
+        users.update(("network", name, item) for item in filters)
+    users.update(_domain_filter_users(reader))
     return {
         "present": present,
         "qemu_conf_present": conf_text is not None,
         "qemu_conf": qemu_conf,
         "networks": sorted(networks, key=lambda net: net["name"]),
+        "nwfilter_users": [{"kind": kind, "name": name, "filter": item} for kind, name, item in sorted(users)],
     }
+
+
+def _domain_filter_users(reader):
+    """{("domain", name, filter)} of the defined and the running domains."""
+    users = set()
+    for directory in DOMAIN_DIRS:
+        for filename in reader.listdir(directory):
+            path = posixpath.join(directory, filename)
+            if not filename.endswith(".xml") or reader.isdir(path):
+                continue
+            text = reader.text(path)
+            if text is None:
+                continue
+            try:
+                kind, name, filters = filterrefs(text)
+            except ValueError as exc:
+                reader.warn("cannot parse %s: %s" % (path, exc))
+                continue
+            if kind == "domain":
+                users.update(("domain", name or filename[:-4], item) for item in filters)
+    return users
 
 
 # --------------------------------------------------------------------------- QEMU

@@ -136,6 +136,20 @@ def test_a_new_section_is_audited_without_new_code(tmp_path):
         ("sysctl", "vm.swappiness", "60", "drifted")]
 
 
+def test_bridge_key_without_br_netfilter_is_not_drift(tmp_path):
+    plan = {"sysctl_net": section(sysctl={"path": "/etc/sysctl.d/90-kvmops-net.conf", "sources": {}, "header": "",
+                                          "values": {"net.bridge.bridge-nf-call-iptables": "1",
+                                                     "net.core.somaxconn": "4096"}})}
+    write(tmp_path, "/proc/sys/net/core/somaxconn", "4096\n")
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert [(r["item"], r["actual"], r["status"]) for r in rows] == [
+        ("net.bridge.bridge-nf-call-iptables", "(br_netfilter not loaded: no key)", "applied"),
+        ("net.core.somaxconn", "4096", "applied")]
+    write(tmp_path, "/proc/sys/net/bridge/bridge-nf-call-iptables", "0\n")  # loaded since: compared again
+    rows = report_for(tmp_path, BOOT, BOOT, plan)["rows"]
+    assert (rows[0]["actual"], rows[0]["status"]) == ("0", "drifted")
+
+
 def test_unreadable_boot_config_says_so(tmp_path):
     report = report_for(tmp_path, BOOT, None)
     assert report["rows"][0]["actual"] == "absent (boot config unreadable)"

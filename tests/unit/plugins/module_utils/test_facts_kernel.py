@@ -54,7 +54,23 @@ def test_kernel_facts(tmp_path):
                              "halt_poll_ns": 200000}
     assert kernel["config"]["CONFIG_NO_HZ_FULL"] == "n"
     assert kernel["config_source"] == "/boot/config-6.1.0-13-amd64"
+    assert kernel["br_netfilter_loaded"] is None  # no /proc/modules in this tree: unknown
     assert reader.warnings == []
+
+
+BRIDGE_ONLY = "bridge 311296 0 - Live 0x0000000000000000\nstp 12288 1 bridge, Live 0x0000000000000000\n"
+WITH_BR_NETFILTER = "br_netfilter 32768 0 - Live 0x0000000000000000\n" + BRIDGE_ONLY
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"/proc/modules": BRIDGE_ONLY}, False),                   # bridge alone: no netfilter hooks
+    ({"/proc/modules": WITH_BR_NETFILTER}, True),
+    ({"/proc/modules": BRIDGE_ONLY, "/proc/sys/net/bridge/bridge-nf-call-iptables": "1"}, True),  # built in
+    ({"/proc/sys/net/ipv4/ip_forward": "0"}, None),            # /proc/modules unreadable
+])
+def test_br_netfilter_loaded_from_proc_modules(tmp_path, files, expected):
+    Tree(tmp_path).files(files)
+    assert _facts_kernel.br_netfilter_loaded(Reader(str(tmp_path))) is expected
 
 
 def test_config_from_proc_config_gz_and_release_from_proc_version(tmp_path):

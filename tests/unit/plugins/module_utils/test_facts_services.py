@@ -79,10 +79,62 @@ def test_libvirt(tmp_path):
         "hugetlbfs_mount": ["/dev/hugepages2M", "/dev/hugepages1G"],
         "cgroup_device_acl": ["/dev/null", "/dev/full", "/dev/kvm"]}
     assert libvirt["networks"] == [
-        {"name": "default", "forward_mode": "nat", "bridge": "virbr0", "autostart": True},
-        {"name": "iso", "forward_mode": None, "bridge": None, "autostart": False},
-        {"name": "lab", "forward_mode": "nat", "bridge": None, "autostart": False}]
+        {"name": "default", "forward_mode": "nat", "ipv6": False, "bridge": "virbr0", "autostart": True},
+        {"name": "iso", "forward_mode": None, "ipv6": False, "bridge": None, "autostart": False},
+        {"name": "lab", "forward_mode": "nat", "ipv6": False, "bridge": None, "autostart": False}]
+    assert libvirt["nwfilter_users"] == []
     assert reader.warnings == []
+
+
+DOMAIN = """<domain type='kvm'>
+  <name>web1</name>
+  <devices>
+    <interface type='bridge'>
+      <source bridge='br0'/>
+      <filterref filter='clean-traffic'>
+        <parameter name='IP' value='192.0.2.10'/>
+      </filterref>
+    </interface>
+    <interface type='network'>
+      <source network='default'/>
+      <filterref filter='no-ip-spoofing'/>
+    </interface>
+    <interface type='network'><source network='default'/><filterref filter='clean-traffic'/></interface>
+  </devices>
+</domain>
+"""
+
+
+def test_ipv6_networks_and_nwfilter_users_of_defined_and_running_domains(tmp_path):
+    Tree(tmp_path).files({
+        "/etc/libvirt/qemu/networks/v6.xml":
+            "<network><name>v6</name><forward mode='route'/>"
+            "<ip address='192.0.2.1' prefix='24'/><ip family='ipv6' address='2001:db8::1' prefix='64'/></network>",
+        "/etc/libvirt/qemu/networks/nofamily.xml":
+            "<network><name>nofamily</name><ip address='fd00::1' prefix='64'/></network>",
+        "/etc/libvirt/qemu/web1.xml": DOMAIN,
+        "/etc/libvirt/qemu/plain.xml": "<domain><name>plain</name><devices><interface type='network'/></devices></domain>",
+        # a transient domain: only its status file under /run
+        "/run/libvirt/qemu/tmp1.xml":
+            "<domstatus state='running'><domain><name>tmp1</name><devices><interface type='bridge'>"
+            "<filterref filter='allow-dhcp'/></interface></devices></domain></domstatus>",
+        "/run/libvirt/qemu/web1.xml": "<domstatus><domain><name>web1</name>" + DOMAIN[DOMAIN.index("<devices>"):] + "</domstatus>",
+        "/run/libvirt/qemu/broken.xml": "<domstatus><domain>",
+        "/run/libvirt/qemu/web1.pid": "1234",
+    })
+    reader = Reader(str(tmp_path))
+    libvirt = services.gather_libvirt(reader)
+    assert [(net["name"], net["ipv6"]) for net in libvirt["networks"]] == [("nofamily", True), ("v6", True)]
+    assert libvirt["nwfilter_users"] == [
+        {"kind": "domain", "name": "tmp1", "filter": "allow-dhcp"},
+        {"kind": "domain", "name": "web1", "filter": "clean-traffic"},
+        {"kind": "domain", "name": "web1", "filter": "no-ip-spoofing"}]
+    assert len(reader.warnings) == 1 and reader.warnings[0].startswith("cannot parse /run/libvirt/qemu/broken.xml: ")
+
+
+def test_no_libvirt_has_no_nwfilter_users(tmp_path):
+    libvirt = services.gather_libvirt(Reader(str(tmp_path)))
+    assert libvirt["present"] is False and libvirt["networks"] == [] and libvirt["nwfilter_users"] == []
 
 
 @pytest.mark.parametrize("text, expected, errors", [

@@ -13,6 +13,7 @@ import os
 
 import pytest
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_conf import render
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import PlanError, plan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,9 +28,11 @@ IRQBALANCE = "/etc/default/irqbalance"
 TMPFILES = "/etc/tmpfiles.d/kvmops-cpu.conf"
 
 
-def facts(libvirt=True, networks=(), **kwargs):
+def facts(libvirt=True, networks=(), br_netfilter=None, nwfilter_users=(), **kwargs):
     result = make_facts(**kwargs)
-    result["libvirt"] = {"present": libvirt, "networks": list(networks)}
+    result["libvirt"] = {"present": libvirt, "networks": list(networks), "nwfilter_users": list(nwfilter_users)}
+    if br_netfilter is not None:
+        result["kernel"]["br_netfilter_loaded"] = br_netfilter
     return result
 
 
@@ -330,7 +333,14 @@ def test_ip_forward_auto_from_the_libvirt_networks():
     assert result["sysctl"]["values"]["net.ipv4.ip_forward"] == "1"
     assert "default (nat)" in result["sysctl"]["sources"]["net.ipv4.ip_forward"]
     bridged = facts(networks=[{"name": "br", "forward_mode": "bridge"}])
-    assert section("sysctl_net", host=bridged)["sysctl"]["values"]["net.ipv4.ip_forward"] == "0"
+    result = section("sysctl_net", host=bridged)
+    assert "net.ipv4.ip_forward" not in result["sysctl"]["values"]  # auto never writes 0
+    assert result["ip_forward"] == {
+        "value": None,
+        "reason": "sysctl_net_ip_forward=auto: no libvirt network with forward mode nat/route/open, "
+                  "so the key is left out (never written 0)"}
+    forced_off = section("sysctl_net", {"ip_forward": False}, host=bridged)
+    assert list(forced_off["sysctl"]["values"].items())[0] == ("net.ipv4.ip_forward", "0")
 
 
 def test_baseline_overrides_and_removals():
@@ -340,13 +350,113 @@ def test_baseline_overrides_and_removals():
     assert values["net.core.somaxconn"] == "8192"
     assert "vm.max_map_count" not in values
     assert values["net.ipv4.tcp_rmem"] == "4096 131072 33554432"
-    assert len(values) == 21  # the baseline's 21 keys - 1 removed + ip_forward
+    assert len(values) == 16  # the baseline's 19 keys - 3 bridge (no br_netfilter) - 1 removed + ip_forward
     assert set(result["sysctl"]["sources"]) == set(values)  # every key says why
 
 
 def test_a_baseline_replaces_the_collections():
     result = section("sysctl_net", {"baseline": {"net.core.somaxconn": 1024}, "ip_forward": False})
     assert result["sysctl"]["values"] == {"net.ipv4.ip_forward": "0", "net.core.somaxconn": "1024"}
+
+
+def test_ipv6_forwarding_auto_only_for_a_routed_network_with_ipv6_never_0():
+    v4 = facts(networks=[{"name": "default", "forward_mode": "nat", "ipv6": False}])
+    assert "net.ipv6.conf.all.forwarding" not in section("sysctl_net", host=v4)["sysctl"]["values"]
+    assert section("sysctl_net", host=v4)["ipv6_forward"]["value"] is None
+    v6 = facts(networks=[{"name": "default", "forward_mode": "nat", "ipv6": False},
+                         {"name": "lab6", "forward_mode": "route", "ipv6": True}])
+    result = section("sysctl_net", host=v6)
+    assert list(result["sysctl"]["values"].items())[:2] == [("net.ipv4.ip_forward", "1"),
+                                                            ("net.ipv6.conf.all.forwarding", "1")]
+    assert result["ipv6_forward"]["reason"] == \
+        "sysctl_net_ipv6_forward=auto: libvirt network(s) route guest IPv6 traffic: lab6 (route)"
+    assert result["sysctl"]["origins"]["net.ipv6.conf.all.forwarding"] == "sysctl_net_ipv6_forward"
+    off = section("sysctl_net", {"ipv6_forward": "false"}, host=v6)
+    assert off["sysctl"]["values"]["net.ipv6.conf.all.forwarding"] == "0"
+    with pytest.raises(PlanError, match="^sysctl_net_ipv6_forward: must be auto, true or false, got 'maybe'"):
+        section("sysctl_net", {"ipv6_forward": "maybe"})
+    with pytest.raises(PlanError, match="^sysctl_net_overrides: sets net.ipv6.conf.all.forwarding; "):
+        section("sysctl_net", {"overrides": {"net.ipv6.conf.all.forwarding": 0}})
+
+
+BRIDGE_NF = {"net.bridge.bridge-nf-call-iptables": "0", "net.bridge.bridge-nf-call-ip6tables": "0",
+             "net.bridge.bridge-nf-call-arptables": "0"}
+WEB1 = {"kind": "domain", "name": "web1", "filter": "clean-traffic"}
+
+
+def bridge_keys(result):
+    return dict((key, value) for key, value in result["sysctl"]["values"].items() if key.startswith("net.bridge."))
+
+
+def test_bridge_nf_keys_only_while_br_netfilter_is_loaded():
+    assert bridge_keys(section("sysctl_net", host=facts(br_netfilter=False))) == {}
+    assert section("sysctl_net", host=facts(br_netfilter=False))["bridge_nf"]["written"] is False
+    assert bridge_keys(section("sysctl_net", host=facts())) == {}  # unknown: left out too
+    loaded = section("sysctl_net", host=facts(br_netfilter=True))
+    assert bridge_keys(loaded) == BRIDGE_NF and loaded["bridge_nf"]["written"] is True
+    # the modules-load.d file of earlier versions (br_netfilter at every boot) must go
+    assert loaded["files"] == {"/etc/modules-load.d/kvmops-br_netfilter.conf": None}
+
+
+def test_bridge_nf_off_refused_while_a_domain_uses_an_nwfilter_unless_allowed():
+    host = facts(br_netfilter=True, nwfilter_users=[WEB1])
+    with pytest.raises(PlanError, match=r"^sysctl_net_allow_nwfilter_bypass: net.bridge.bridge-nf-call-iptables "
+                                        r"and net.bridge.bridge-nf-call-ip6tables = 0 would silence the iptables "
+                                        r"rules of libvirt nwfilters used by domain web1 \(clean-traffic\)\. "):
+        section("sysctl_net", host=host)
+    allowed = plan(host, {}, sections={"sysctl_net": {"allow_nwfilter_bypass": True}})
+    assert bridge_keys(allowed["sysctl_net"]) == BRIDGE_NF
+    assert ("sysctl_net_allow_nwfilter_bypass: net.bridge.bridge-nf-call-iptables and "
+            "net.bridge.bridge-nf-call-ip6tables = 0 would silence the iptables rules of libvirt nwfilters used "
+            "by domain web1 (clean-traffic); written because it is true") in allowed["warnings"]
+    kept_on = section("sysctl_net", {"overrides": {"net.bridge.bridge-nf-call-iptables": 1,
+                                                   "net.bridge.bridge-nf-call-ip6tables": 1}}, host=host)
+    assert bridge_keys(kept_on) == {"net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1",
+                                    "net.bridge.bridge-nf-call-arptables": "0"}
+    # not loaded: nothing turned off, nothing to refuse
+    assert bridge_keys(section("sysctl_net", host=facts(br_netfilter=False, nwfilter_users=[WEB1]))) == {}
+
+
+def test_rp_filter_and_arp_filter_on_default_only():
+    values = section("sysctl_net", host=facts())["sysctl"]["values"]
+    assert values["net.ipv4.conf.default.rp_filter"] == "2"
+    assert values["net.ipv4.conf.default.arp_filter"] == "1"
+    assert "net.ipv4.conf.all.rp_filter" not in values and "net.ipv4.conf.all.arp_filter" not in values
+    eth0 = section("sysctl_net", {"overrides": {"net.ipv4.conf.eth0.rp_filter": 0}}, host=facts())
+    assert eth0["sysctl"]["values"]["net.ipv4.conf.eth0.rp_filter"] == "0"
+
+
+def test_reasons_state_the_kernel_defaults_right():
+    sources = section("sysctl_net", host=facts(br_netfilter=True))["sysctl"]["sources"]
+    assert "6291456 (6 MiB)" in sources["net.ipv4.tcp_rmem"] and "6.x" not in sources["net.ipv4.tcp_rmem"]
+    assert "4194304 (4 MiB)" in sources["net.ipv4.tcp_wmem"]
+    assert "guest tap traffic goes through" not in sources["net.core.netdev_max_backlog"]
+    assert "netif_rx" in sources["net.core.netdev_max_backlog"] and "RPS" in sources["net.core.netdev_max_backlog"]
+    assert "default since Linux 5.4 (128 before)" in sources["net.core.somaxconn"]
+    assert "(default 1024)" in sources["net.ipv4.neigh.default.gc_thresh3"]
+    assert "(default 65530)" in sources["vm.max_map_count"]
+
+
+def test_every_baseline_key_renders_its_kernel_documentation_file():
+    docs = {
+        "Documentation/admin-guide/sysctl/net.rst": ["net.core.somaxconn", "net.core.netdev_max_backlog",
+                                                     "net.core.rmem_max", "net.core.wmem_max"],
+        "Documentation/admin-guide/sysctl/vm.rst": ["vm.max_map_count"],
+        "Documentation/networking/ip-sysctl.rst": [
+            "net.ipv4.ip_forward", "net.ipv4.tcp_fastopen", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
+            "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+            "net.bridge.bridge-nf-call-arptables", "net.ipv4.conf.default.rp_filter",
+            "net.ipv4.conf.default.arp_filter", "net.ipv4.neigh.default.gc_thresh1",
+            "net.ipv4.neigh.default.gc_thresh2", "net.ipv4.neigh.default.gc_thresh3",
+            "net.ipv6.neigh.default.gc_thresh1", "net.ipv6.neigh.default.gc_thresh2",
+            "net.ipv6.neigh.default.gc_thresh3"],
+    }
+    result = section("sysctl_net", {"ip_forward": True}, host=facts(br_netfilter=True))
+    assert sorted(result["sysctl"]["values"]) == sorted(key for keys in docs.values() for key in keys)
+    text = render(result["sysctl"]["values"], result["sysctl"]["sources"])
+    for doc, keys in docs.items():
+        for key in keys:
+            assert "# %s: " % doc in text.split("\n%s = " % key)[0].rsplit("\n\n", 1)[-1], key
 
 
 def test_ip_forward_in_overrides_is_refused_naming_the_variable():

@@ -181,20 +181,44 @@ def test_two_spellings_of_one_key_are_an_error():
 # --- ip_forward -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("networks, expected", [
-    ([], False),
-    (None, False),
+    ([], None),
+    (None, None),
     ([{"name": "default", "forward_mode": "nat"}], True),
     ([{"name": "routed", "forward_mode": "route"}], True),
     ([{"name": "open", "forward_mode": "open"}], True),
-    ([{"name": "br0", "forward_mode": "bridge"}, {"name": "iso", "forward_mode": None}], False),
+    ([{"name": "br0", "forward_mode": "bridge"}, {"name": "iso", "forward_mode": None}], None),
     ([{"name": "hostdev", "forward_mode": "hostdev"}, {"name": "nat", "forward_mode": "NAT"}], True),
 ])
-def test_ip_forward_auto(networks, expected):
+def test_ip_forward_auto_is_on_or_left_out_never_off(networks, expected):
     value, reason = resolve_ip_forward("auto", networks, "sysctl_net_ip_forward")
     assert value is expected
     assert reason.startswith("sysctl_net_ip_forward=auto")
     if expected:
         assert "nat" in reason.lower() or "route" in reason or "open" in reason
+    else:
+        assert reason.endswith("so the key is left out (never written 0)")
+
+
+@pytest.mark.parametrize("networks, expected", [
+    ([{"name": "default", "forward_mode": "nat"}], None),              # IPv4 only
+    ([{"name": "default", "forward_mode": "nat", "ipv6": False}], None),
+    ([{"name": "v6", "forward_mode": "route", "ipv6": True}], True),
+    ([{"name": "v6br", "forward_mode": "bridge", "ipv6": True}], None),  # layer 2: no routing
+    ([{"name": "iso6", "forward_mode": None, "ipv6": True}], None),      # isolated
+])
+def test_ipv6_forward_auto_needs_a_routed_network_with_an_ipv6_address(networks, expected):
+    value, reason = resolve_ip_forward("auto", networks, "sysctl_net_ipv6_forward", ipv6=True)
+    assert value is expected
+    if expected:
+        assert reason == "sysctl_net_ipv6_forward=auto: libvirt network(s) route guest IPv6 traffic: v6 (route)"
+
+
+def test_auto_left_out_drops_a_baseline_value_and_forbids_overrides():
+    profile, _o, _w = merge_profile({"net.ipv4.ip_forward": 0, "net.core.somaxconn": 1},
+                                    decided={"net.ipv4.ip_forward": None}, labels=LABELS)
+    assert list(profile.items()) == [("net.core.somaxconn", "1")]
+    with pytest.raises(SysctlError, match="^sysctl_net_overrides sets net.ipv4.ip_forward; set sysctl_net_ip_forward"):
+        merge_profile({}, {"net.ipv4.ip_forward": 0}, decided={"net.ipv4.ip_forward": None}, labels=LABELS)
 
 
 @pytest.mark.parametrize("setting, expected", [(True, True), (False, False), ("true", True), ("no", False)])

@@ -186,6 +186,27 @@ def test_fresh_host_loads_the_module_writes_applies_and_verifies(host):
     assert warnings == []
 
 
+def test_load_modules_false_never_loads_br_netfilter_and_keeps_its_keys_unchecked(host):
+    """What the sysctl_net role does: no modprobe, no modules-load.d file; the bridge key
+    stays in the drop-in (skipped by sysctl -e --system while the module is absent)."""
+    kernel = FakeKernel(host)
+    result, warnings = sysctl_dropin.run(params(load_modules=False), kernel)
+    assert kernel.actions() == ["write", "sysctl --system"]
+    assert result["files"] == {CONF: True} and result["modules_loaded"] == []
+    assert result["modules"] == ["br_netfilter"]
+    assert result["unchecked"] == {"net.bridge.bridge-nf-call-iptables": "br_netfilter"}
+    assert "net.bridge.bridge-nf-call-iptables = 0\n" in text(host, CONF)
+    assert not os.path.exists(str(host / "proc" / "sys" / "net" / "bridge"))
+    assert text(host, MODLOAD) is None
+    assert result["differ"] == ["net.ipv4.ip_forward", "net.ipv4.tcp_rmem", "net.ipv4.conf.all.rp_filter"]
+    assert live(host, "net.ipv4.conf.all.rp_filter") == "2"
+    assert ("kernel module br_netfilter is not active, so its keys are not checked yet: "
+            "net.bridge.bridge-nf-call-iptables") in warnings
+    again = FakeKernel(host)
+    second, _warnings = sysctl_dropin.run(params(load_modules=False), again)
+    assert again.calls == [] and second["changed"] is False
+
+
 def test_check_mode_predicts_and_touches_nothing(host):
     before = {key: live(host, key) for key in ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter")}
     kernel = FakeKernel(host)
