@@ -51,7 +51,7 @@ options:
     description:
       - Load the kernel modules the profile's keys need (C(modprobe)) and write their
         C(kvmops-MODULE.conf) in O(modules_load_dir).
-      - V(false) loads nothing and writes no C(modules-load.d) file: keys of a module that
+      - V(false) loads nothing and writes no C(modules-load.d) file; keys of a module that
         is not active stay in the drop-in unchecked (reported in RV(unchecked)); at boot
         and on C(sysctl --system) they are skipped while the module is not loaded
         (systemd-sysctl and C(sysctl -e) ignore a missing key). The
