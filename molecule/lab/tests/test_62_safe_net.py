@@ -33,8 +33,8 @@ def routed_networks(host):
     routed = []
     for name in names:
         xml = host.check_output("virsh -c qemu:///system net-dumpxml %s" % name)
-        if "<forward" in xml and not any("mode='%s'" % mode in xml for mode in ("bridge", "passthrough", "private",
-                                                                                 "vepa", "hostdev")):
+        switched = ("bridge", "passthrough", "private", "vepa", "hostdev")
+        if "<forward" in xml and not any("mode='%s'" % mode in xml for mode in switched):
             routed.append(name)
     return routed
 

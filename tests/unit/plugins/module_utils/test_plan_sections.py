@@ -456,7 +456,7 @@ def test_every_baseline_key_renders_its_kernel_documentation_file():
     text = render(result["sysctl"]["values"], result["sysctl"]["sources"])
     for doc, keys in docs.items():
         for key in keys:
-            assert "# %s: " % doc in text.split("\n%s = " % key)[0].rsplit("\n\n", 1)[-1], key
+            assert "# %s: " % doc in text.split("\n%s = " % key, maxsplit=1)[0].rsplit("\n\n", 1)[-1], key
 
 
 def test_ip_forward_in_overrides_is_refused_naming_the_variable():
