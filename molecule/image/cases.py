@@ -39,6 +39,7 @@ OWNERS = {
     "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf": "numa_pinning",
     "/etc/default/irqbalance": "numa_pinning",
     "/etc/sysctl.d/90-kvmops-numa.conf": "numa_pinning",
+    "/etc/tmpfiles.d/kvmops-cpu.conf": "numa_pinning",
     "/etc/default/grub.d/90-kvmops-hugepages.cfg": "hugepages",
     "/etc/fstab": "hugepages",
     "/etc/tmpfiles.d/kvmops-memory.conf": "hugepages",

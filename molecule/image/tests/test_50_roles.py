@@ -66,7 +66,7 @@ def test_the_files_written_are_the_plans(site_files, plan, helpers):
         expected.update(path for path in plan[role]["lines"] if in_image(helpers, path).exists())
     if plan["hugepages"]["mounts"]:
         expected.add("/etc/fstab")
-    expected.update([NET_SYSCTL, MODULES_LOAD])
+    expected.add(NET_SYSCTL)
     assert sorted(site_files) == sorted(expected)
 
 
