@@ -43,7 +43,7 @@ OPTIONS = dict(
     nr_requests=dict(type="int"),
     read_ahead_kb=dict(type="int"),
     rq_affinity=dict(type="str", default="auto", choices=["auto", "keep", "0", "1", "2"]),
-    nomerges=dict(type="int", choices=[0, 1, 2]),
+    nomerges=dict(type="int"),
     iostats=dict(type="bool"),
     overrides=dict(type="list", elements="dict", default=[]),
     poll_queues=dict(type="int", default=0),
@@ -323,8 +323,8 @@ def build(context, options):
                                ", ".join("%s=%s" % (key, match[key]) for key in MATCH_KEYS if key in match)))
 
     # the scheduler first, then the rest (a scheduler switch resets nr_requests)
-    steps = [dict((path, value) for path, value in sysfs.items() if path.endswith("/queue/scheduler")),
-             dict((path, value) for path, value in sysfs.items() if not path.endswith("/queue/scheduler"))]
+    steps = {"scheduler": dict((path, value) for path, value in sysfs.items() if path.endswith("/queue/scheduler")),
+             "queue": dict((path, value) for path, value in sysfs.items() if not path.endswith("/queue/scheduler"))}
 
     isolation = context.policy.get("isolation") or "none"
     isolated = shared["isolated_cpus"]
@@ -340,7 +340,7 @@ def build(context, options):
         boot_sysfs=boot_sysfs,
         files={options["udev_rule_path"]: _rule_text(base, overrides)},
         sysfs=sysfs,
-        sysfs_steps=[step for step in steps if step],
+        sysfs_steps=steps,
         sources=dict((key, SOURCES[key]) for key in SOURCES),
         namespaces=namespaces,
         irqs=_irq_report(controllers, shared["housekeeping_cpus"], isolated),

@@ -520,7 +520,7 @@ def test_nvme_default_rule_sets_the_scheduler_none_and_rq_affinity_2_when_partit
     result = nvme()
     assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
     assert result["sysfs"] == {Q + "scheduler": "none", Q + "rq_affinity": "2"}
-    assert result["sysfs_steps"] == [{Q + "scheduler": "none"}, {Q + "rq_affinity": "2"}]
+    assert result["sysfs_steps"] == {"scheduler": {Q + "scheduler": "none"}, "queue": {Q + "rq_affinity": "2"}}
     assert result["kernel_args"] == [] and result["boot_sysfs"] == {}
 
 
@@ -533,7 +533,7 @@ def test_nvme_rq_affinity_auto_leaves_it_without_partitioning():
 def test_nvme_nothing_to_set_means_no_rule_file():
     result = nvme({"scheduler": "keep", "rq_affinity": "keep"})
     assert result["files"] == {RULES: None}
-    assert result["sysfs"] == {} and result["sysfs_steps"] == []
+    assert result["sysfs"] == {} and result["sysfs_steps"] == {"scheduler": {}, "queue": {}}
 
 
 def test_nvme_every_setting_in_write_order_scheduler_first():
@@ -542,8 +542,8 @@ def test_nvme_every_setting_in_write_order_scheduler_first():
     assert body(result["files"]["/etc/udev/rules.d/61-nvme.rules"]) == [
         MATCH + ', ATTR{queue/scheduler}="mq-deadline", ATTR{queue/nr_requests}="256", ATTR{queue/read_ahead_kb}="512", '
         'ATTR{queue/rq_affinity}="1", ATTR{queue/nomerges}="2", ATTR{queue/iostats}="0"']
-    assert result["sysfs_steps"][0] == {Q + "scheduler": "mq-deadline"}
-    assert result["sysfs_steps"][1] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512", Q + "rq_affinity": "1",
+    assert result["sysfs_steps"]["scheduler"] == {Q + "scheduler": "mq-deadline"}
+    assert result["sysfs_steps"]["queue"] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512", Q + "rq_affinity": "1",
                                         Q + "nomerges": "2", Q + "iostats": "0"}
     assert result["namespaces"][0]["settings"]["iostats"] == "0"
 
