@@ -543,8 +543,8 @@ def test_nvme_every_setting_in_write_order_scheduler_first():
         MATCH + ', ATTR{queue/scheduler}="mq-deadline", ATTR{queue/nr_requests}="256", ATTR{queue/read_ahead_kb}="512", '
         'ATTR{queue/rq_affinity}="1", ATTR{queue/nomerges}="2", ATTR{queue/iostats}="0"']
     assert result["sysfs_steps"]["scheduler"] == {Q + "scheduler": "mq-deadline"}
-    assert result["sysfs_steps"]["queue"] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512", Q + "rq_affinity": "1",
-                                        Q + "nomerges": "2", Q + "iostats": "0"}
+    assert result["sysfs_steps"]["queue"] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512",
+                                              Q + "rq_affinity": "1", Q + "nomerges": "2", Q + "iostats": "0"}
     assert result["namespaces"][0]["settings"]["iostats"] == "0"
 
 
