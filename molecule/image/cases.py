@@ -45,6 +45,7 @@ OWNERS = {
     "/etc/tmpfiles.d/kvmops-memory.conf": "hugepages",
     "/etc/sysctl.d/90-kvmops-memory.conf": "hugepages",
     "/etc/sysctl.d/90-kvmops-net.conf": "sysctl_net",
+    "/etc/udev/rules.d/90-kvmops-nvme.rules": "nvme_queues",
 }
 GRUB_CFG = "/boot/grub/grub.cfg"
 

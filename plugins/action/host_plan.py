@@ -33,7 +33,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 
 # The kvm_host parts the planner and its sections read (each is the gather_subset of the
 # same name of kvm_host_facts).
-FACT_KEYS = ("cpu", "numa", "memory", "kernel", "zfs", "libvirt", "daemons")
+FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
 POLICY_PREFIX = "kvmops_plan_"
 
 

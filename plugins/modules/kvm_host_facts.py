@@ -154,9 +154,16 @@ ansible_facts:
           type: dict
         nvme:
           description:
-            - Controllers with name, model, firmware, transport, address, numa_node,
-              queues (hardware queues) and namespaces (name, size_sectors, queues,
-              scheduler, nr_requests, io_poll, read_ahead_kb).
+            - Controllers with name, model, serial, firmware, transport, address, numa_node,
+              queues (hardware queues), io_queue_irqs, module_parameters (poll_queues,
+              write_queues of the nvme driver), namespaces and irqs.
+            - Namespaces (block devices nvmeXnY; hidden multipath paths nvmeXcYnZ skipped)
+              with name, size_sectors, queues, scheduler (the selected word), schedulers
+              (every choice), nr_requests, read_ahead_kb, rq_affinity, nomerges, iostats,
+              io_poll, wwid, partitions and holders (mounted, dm, zfs, free).
+            - Irqs (the /proc/interrupts lines nvmeXqY) with irq, queue (0 is the admin
+              queue), name, managed (derived - queue above 0; procfs does not show it),
+              effective_affinity and smp_affinity.
           returned: when gathered
           type: list
           elements: dict

@@ -1,11 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Device facts: IOMMU groups, NVMe controllers and their queues, SR-IOV functions.
+"""Device facts: IOMMU groups and SR-IOV functions (NVMe: facts/nvme.py).
 
 Sources: /sys/kernel/iommu_groups and /sys/class/iommu (Documentation/ABI/testing/sysfs-kernel-iommu_groups),
-/sys/class/nvme and the namespaces' ``queue/`` and ``mq/`` directories
-(Documentation/ABI/stable/sysfs-block), /sys/bus/pci/devices/*/sriov_* and ``virtfnN``
+/sys/bus/pci/devices/*/sriov_* and ``virtfnN``
 (Documentation/ABI/testing/sysfs-bus-pci, Documentation/PCI/pci-iov-howto.rst).
 """
 
@@ -16,11 +15,8 @@ __metaclass__ = type
 import re
 
 IOMMU_GROUPS = "/sys/kernel/iommu_groups"
-NVME_CLASS = "/sys/class/nvme"
 PCI_DEVICES = "/sys/bus/pci/devices"
 
-_NVME_CTRL = re.compile(r"^nvme(\d+)$")
-_NVME_NS = re.compile(r"^nvme\d+(?:c\d+)?n\d+$")
 _VIRTFN = re.compile(r"^virtfn(\d+)$")
 
 
@@ -56,51 +52,6 @@ def gather_iommu(reader):
         "group_devices": groups,
         "domain_types": sorted(types),
     }
-
-
-def _namespace(reader, base, name):
-    path = "%s/%s" % (base, name)
-    queue = path + "/queue"
-    hw_queues = [entry for entry in reader.listdir(path + "/mq") if entry.isdigit()]
-    return {
-        "name": name,
-        "size_sectors": reader.integer(path + "/size"),
-        "queues": len(hw_queues),
-        "scheduler": reader.selected(queue + "/scheduler"),
-        "nr_requests": reader.integer(queue + "/nr_requests"),
-        "io_poll": reader.boolean(queue + "/io_poll"),
-        "read_ahead_kb": reader.integer(queue + "/read_ahead_kb"),
-    }
-
-
-def gather_nvme(reader):
-    """The ``kvm_host.nvme`` list: one entry per controller."""
-    controllers = []
-    for name in sorted(reader.listdir(NVME_CLASS), key=_natural):
-        if not _NVME_CTRL.match(name):
-            continue
-        base = "%s/%s" % (NVME_CLASS, name)
-        namespaces = [_namespace(reader, base, entry)
-                      for entry in sorted(reader.listdir(base), key=_natural)
-                      if _NVME_NS.match(entry)]
-        numa = _numa_node(reader, base + "/device/numa_node")
-        if numa is None:
-            numa = _numa_node(reader, base + "/numa_node")
-        transport = reader.text(base + "/transport")
-        address = reader.text(base + "/address")
-        if address is None and transport in (None, "pcie"):
-            address = reader.link_name(base + "/device")
-        controllers.append({
-            "name": name,
-            "model": reader.text(base + "/model"),
-            "firmware": reader.text(base + "/firmware_rev"),
-            "transport": transport,
-            "address": address,
-            "numa_node": numa,
-            "queues": max([ns["queues"] for ns in namespaces] or [0]),
-            "namespaces": namespaces,
-        })
-    return controllers
 
 
 def _netdevs(reader, device):

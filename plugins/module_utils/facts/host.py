@@ -14,12 +14,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.cpu import
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.daemons import gather_daemons
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.devices import (
     gather_iommu,
-    gather_nvme,
     gather_sriov,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.kernel import gather_kernel
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory import gather_memory
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import gather_numa
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.nvme import gather_nvme
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import (
     gather_libvirt,
     gather_qemu,

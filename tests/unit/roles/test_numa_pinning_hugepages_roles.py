@@ -14,8 +14,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy impo
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "reboot")
-APPLYING = ("numa_pinning", "hugepages", "sysctl_net")
+ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "nvme_queues", "reboot")
+APPLYING = ("numa_pinning", "hugepages", "sysctl_net", "nvme_queues")
 
 
 def load(role, *parts):
@@ -118,9 +118,11 @@ def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
              "numa": {"nodes": [{"id": 0, "cpus": list(range(8)), "memory_kb": 16 * 1024 * 1024}]},
              "memory": {"hugepage_sizes_kb": [2048, 1048576]}, "kernel": {"release": "6.1.0"}}
     policy = {"iommu": True, "iommu_passthrough": True, "isolation": "isolcpus", "hugepages_percent": 10}
-    result = plan(facts, policy, sections=dict((name, {}) for name in SECTIONS))
+    sections = dict((name, {}) for name in SECTIONS)
+    sections["nvme_queues"] = {"poll_queues": 1}
+    result = plan(facts, policy, sections=sections)
     with_args = sorted(name for name in SECTIONS if result[name]["kernel_args"])
-    assert with_args == ["hugepages", "iommu", "numa_pinning"]
+    assert with_args == ["hugepages", "iommu", "numa_pinning", "nvme_queues"]
     for name, module in SECTIONS.items():
         tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
         owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks

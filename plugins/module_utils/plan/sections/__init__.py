@@ -19,6 +19,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     hugepages,
     iommu,
     numa_pinning,
+    nvme_queues,
     sysctl_net,
 )
 
@@ -27,6 +28,7 @@ SECTIONS = {
     "hugepages": hugepages,
     "sysctl_net": sysctl_net,
     "iommu": iommu,
+    "nvme_queues": nvme_queues,
 }
 
 

@@ -20,6 +20,7 @@ FACTS = {
     "numa": {"nodes": [{"id": 0, "cpus": list(range(8)), "memory_kb": 16 * 1024 * 1024}]},
     "memory": {"hugepage_sizes_kb": [2048, 1048576]},
     "kernel": {"release": "6.1.0"},
+    "nvme": [],
     "zfs": {"present": False},
     "libvirt": {"present": False, "networks": []},
     "daemons": {"units": {}, "libvirt": None, "libvirt_running": False},
@@ -86,7 +87,7 @@ def test_missing_parts_are_gathered_on_the_host_and_returned():
     nat = {"present": True, "networks": [{"name": "default", "forward_mode": "nat"}]}
     result = action.run(task_vars={"ansible_facts": {"kvm_host": {"libvirt": nat}}})
     # only the missing parts are gathered; the part given wins
-    assert calls == [("kvmops.hypervisor.kvm_host_facts", {"gather_subset": ["cpu", "numa", "memory", "kernel", "zfs", "daemons"]})]
+    assert calls == [("kvmops.hypervisor.kvm_host_facts", {"gather_subset": ["cpu", "numa", "memory", "kernel", "nvme", "zfs", "daemons"]})]
     assert result["ansible_facts"]["kvm_host"] == dict(FACTS, libvirt=nat)
     values = result["ansible_facts"]["kvm_host_plan"]["sysctl_net"]["sysctl"]["values"]
     assert values["net.ipv4.ip_forward"] == "1"

@@ -1,36 +1,9 @@
-"""Device facts: IOMMU groups, NVMe controllers and queues, SR-IOV functions."""
+"""Device facts: IOMMU groups, SR-IOV functions (NVMe: test_facts_nvme.py)."""
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import devices as _facts_devices
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 from .facts_helpers import Tree
-
-
-def test_nvme_controller_with_four_queues(tmp_path):
-    tree = Tree(tmp_path)
-    tree.nvme("nvme0", address="0000:01:00.0", queues=4, numa_node=1, namespaces=2,
-              scheduler="[none] mq-deadline kyber", io_poll=1)
-    tree.nvme("nvme10", address="0000:02:00.0", queues=1, numa_node=-1, namespaces=0)
-    tree.write("/sys/class/nvme/nvme-fabrics", "")  # not a controller
-    reader = Reader(str(tmp_path))
-    nvme = _facts_devices.gather_nvme(reader)
-    assert [ctrl["name"] for ctrl in nvme] == ["nvme0", "nvme10"]
-    first = nvme[0]
-    assert first["queues"] == 4 and first["numa_node"] == 1 and first["address"] == "0000:01:00.0"
-    assert first["model"] == "KVMOPS NVMe" and first["transport"] == "pcie"
-    assert [ns["name"] for ns in first["namespaces"]] == ["nvme0n1", "nvme0n2"]
-    assert first["namespaces"][0] == {
-        "name": "nvme0n1", "size_sectors": 1953525168, "queues": 4, "scheduler": "none",
-        "nr_requests": 1023, "io_poll": True, "read_ahead_kb": 128}
-    assert nvme[1]["numa_node"] is None and nvme[1]["namespaces"] == [] and nvme[1]["queues"] == 0
-    assert reader.warnings == []
-
-
-def test_nvme_address_from_device_link(tmp_path):
-    tree = Tree(tmp_path)
-    ctrl = tree.nvme("nvme0", address="0000:05:00.0")
-    tree.remove(ctrl + "/address")
-    assert _facts_devices.gather_nvme(Reader(str(tmp_path)))[0]["address"] == "0000:05:00.0"
 
 
 def test_pf_with_eight_vfs(tmp_path):

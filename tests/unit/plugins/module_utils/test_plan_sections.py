@@ -481,3 +481,178 @@ def test_iommu_arguments_by_vendor(vendor, passthrough, expected):
 def test_unknown_section_is_refused():
     with pytest.raises(PlanError, match="^sections: unknown section 'zfs'"):
         plan(facts(), {}, sections={"zfs": {}})
+
+
+# --------------------------------------------------------------------------- nvme_queues
+
+RULES = "/etc/udev/rules.d/90-kvmops-nvme.rules"
+MATCH = 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ENV{DEVTYPE}=="disk"'
+Q = "/sys/block/nvme0n1/queue/"
+
+
+def nvme_namespace(name="nvme0n1", schedulers=("none", "mq-deadline", "kyber"), wwid="eui.0001", **holders):
+    return {"name": name, "queues": 4, "scheduler": "none", "schedulers": list(schedulers),
+            "nr_requests": 1023, "read_ahead_kb": 128, "rq_affinity": 1, "nomerges": 0, "iostats": 1,
+            "io_poll": False, "wwid": wwid, "partitions": [],
+            "holders": dict({"mounted": [], "dm": [], "zfs": False, "free": True}, **holders)}
+
+
+def nvme_facts(controllers=None, **kwargs):
+    """The lab's NVMe: controller nvme0, serial kvmopslab0, one namespace; IRQs admin + 2 queues."""
+    result = facts(**kwargs)
+    result["nvme"] = controllers if controllers is not None else [{
+        "name": "nvme0", "model": "QEMU NVMe Ctrl", "serial": "kvmopslab0", "firmware": "9.2",
+        "transport": "pcie", "address": "0000:01:00.0", "numa_node": 0, "queues": 2, "io_queue_irqs": 2,
+        "namespaces": [nvme_namespace()],
+        "irqs": [
+            {"irq": 40, "queue": 0, "name": "nvme0q0", "managed": False, "effective_affinity": [0], "smp_affinity": [0, 4]},
+            {"irq": 41, "queue": 1, "name": "nvme0q1", "managed": True, "effective_affinity": [1], "smp_affinity": [1]},
+            {"irq": 42, "queue": 2, "name": "nvme0q2", "managed": True, "effective_affinity": [2], "smp_affinity": [0, 2]},
+        ]}]
+    return result
+
+
+def nvme(options=None, policy=None, host=None):
+    return section("nvme_queues", options, policy, host or nvme_facts())
+
+
+def test_nvme_default_rule_sets_the_scheduler_none_and_rq_affinity_2_when_partitioned():
+    result = nvme()
+    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
+    assert result["sysfs"] == {Q + "scheduler": "none", Q + "rq_affinity": "2"}
+    assert result["sysfs_steps"] == {"scheduler": {Q + "scheduler": "none"}, "queue": {Q + "rq_affinity": "2"}}
+    assert result["kernel_args"] == [] and result["boot_sysfs"] == {}
+
+
+def test_nvme_rq_affinity_auto_leaves_it_without_partitioning():
+    result = nvme(policy={})
+    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none"']
+    assert result["sysfs"] == {Q + "scheduler": "none"}
+
+
+def test_nvme_nothing_to_set_means_no_rule_file():
+    result = nvme({"scheduler": "keep", "rq_affinity": "keep"})
+    assert result["files"] == {RULES: None}
+    assert result["sysfs"] == {} and result["sysfs_steps"] == {"scheduler": {}, "queue": {}}
+
+
+def test_nvme_every_setting_in_write_order_scheduler_first():
+    result = nvme({"scheduler": "mq-deadline", "nr_requests": 256, "read_ahead_kb": 512, "rq_affinity": "1",
+                   "nomerges": 2, "iostats": False, "udev_rule_path": "/etc/udev/rules.d/61-nvme.rules"})
+    assert body(result["files"]["/etc/udev/rules.d/61-nvme.rules"]) == [
+        MATCH + ', ATTR{queue/scheduler}="mq-deadline", ATTR{queue/nr_requests}="256", ATTR{queue/read_ahead_kb}="512", '
+        'ATTR{queue/rq_affinity}="1", ATTR{queue/nomerges}="2", ATTR{queue/iostats}="0"']
+    assert result["sysfs_steps"]["scheduler"] == {Q + "scheduler": "mq-deadline"}
+    assert result["sysfs_steps"]["queue"] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512",
+                                              Q + "rq_affinity": "1", Q + "nomerges": "2", Q + "iostats": "0"}
+    assert result["namespaces"][0]["settings"]["iostats"] == "0"
+
+
+def test_nvme_rule_file_names_the_source_of_each_setting_it_sets():
+    text = nvme({"read_ahead_kb": 128})["files"][RULES]
+    assert "queue/read_ahead_kb (queue-sysfs.rst)" in text and "queue/scheduler (Documentation/block/queue-sysfs.rst)" in text
+    assert "queue/nomerges" not in text and text.startswith("# Managed by Ansible (kvmops.hypervisor.nvme_queues)")
+
+
+def test_nvme_override_by_serial_carries_every_setting_again():
+    result = nvme({"read_ahead_kb": 128, "overrides": [{"serial": "kvmopslab0", "scheduler": "kyber"}]})
+    assert body(result["files"][RULES]) == [
+        MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/read_ahead_kb}="128", ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/scheduler}="kyber", ATTR{queue/read_ahead_kb}="128", '
+        'ATTR{queue/rq_affinity}="2"']
+    assert result["sysfs"][Q + "scheduler"] == "kyber"
+    assert result["namespaces"][0]["overrides"] == [0]
+
+
+def test_nvme_override_by_model_and_wwid_matches_on_both():
+    result = nvme({"overrides": [{"model": "QEMU NVMe Ctrl", "wwid": "eui.0001", "nomerges": 1}]})
+    assert body(result["files"][RULES])[1] == (
+        MATCH + ', ATTRS{model}=="QEMU NVMe Ctrl", ATTR{wwid}=="eui.0001", ATTR{queue/scheduler}="none", '
+        'ATTR{queue/rq_affinity}="2", ATTR{queue/nomerges}="1"')
+    assert result["sysfs"][Q + "nomerges"] == "1"
+
+
+def test_nvme_poll_and_write_queues_are_kernel_arguments_only_when_set():
+    result = nvme({"poll_queues": 2, "write_queues": 1})
+    assert result["kernel_args"] == [["nvme.poll_queues", "2"], ["nvme.write_queues", "1"]]
+    assert result["boot_sysfs"] == {"/sys/module/nvme/parameters/poll_queues": "2",
+                                    "/sys/module/nvme/parameters/write_queues": "1"}
+    assert nvme({"poll_queues": 0})["kernel_args"] == []
+
+
+@pytest.mark.parametrize("options, variable", [
+    ({"poll_queues": 17}, "nvme_queues_poll_queues"),       # 16 CPUs
+    ({"write_queues": -1}, "nvme_queues_write_queues"),
+    ({"nr_requests": 3}, "nvme_queues_nr_requests"),
+    ({"nr_requests": 4097}, "nvme_queues_nr_requests"),
+    ({"read_ahead_kb": -1}, "nvme_queues_read_ahead_kb"),
+    ({"scheduler": "bfq"}, "nvme_queues_scheduler"),         # not in the device's choices
+    ({"rq_affinity": "3"}, "nvme_queues_rq_affinity"),
+    ({"nomerges": 3}, "nvme_queues_nomerges"),
+    ({"colour": "blue"}, "nvme_queues_colour"),
+    ({"overrides": [{"serial": "kvmopslab0", "colour": "blue"}]}, "nvme_queues_overrides"),
+    ({"overrides": [{"serial": "nosuchserial", "nomerges": 1}]}, "nvme_queues_overrides"),
+    ({"overrides": [{"name": "nvme0n1", "nomerges": 1}]}, "nvme_queues_overrides"),
+    ({"overrides": [{"nomerges": 1}]}, "nvme_queues_overrides"),
+    ({"overrides": [{"serial": "kvmopslab0", "scheduler": "bfq"}]}, "nvme_queues_overrides"),
+    ({"overrides": [{"serial": 'a"b', "nomerges": 1}]}, "nvme_queues_overrides"),
+])
+def test_nvme_bad_input_is_refused_naming_the_variable(options, variable):
+    with pytest.raises(PlanError, match="^%s" % variable):
+        nvme(options)
+
+
+def test_nvme_four_and_4096_requests_are_accepted():
+    assert nvme({"nr_requests": 4})["sysfs"][Q + "nr_requests"] == "4"
+    assert nvme({"nr_requests": 4096})["sysfs"][Q + "nr_requests"] == "4096"
+
+
+def test_nvme_without_controllers_only_the_rule_file():
+    result = nvme(host=nvme_facts(controllers=[]))
+    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
+    assert result["sysfs"] == {} and result["irqs"] == [] and result["namespaces"] == []
+
+
+def test_nvme_zfs_vdev_keeps_none_and_says_why():
+    controllers = nvme_facts()["nvme"]
+    controllers[0]["namespaces"] = [nvme_namespace(zfs=True, free=False)]
+    result = nvme(host=nvme_facts(controllers=controllers))
+    assert result["namespaces"][0]["holder"] == "zfs"
+    assert result["namespaces"][0]["note"].startswith("ZFS vdev: the scheduler is not ZFS's business")
+    full = plan(nvme_facts(controllers=controllers), PARTITIONED,
+                sections={"nvme_queues": {"scheduler": "mq-deadline"}})
+    assert any(w.startswith("nvme_queues: nvme0n1 is a ZFS vdev") for w in full["warnings"])
+
+
+ISOLCPUS = {"housekeeping_cores_per_node": 1, "isolation": "isolcpus"}
+
+
+def test_nvme_irq_report_names_what_can_fire_on_isolated_cpus():
+    # housekeeping CPUs 0,4,8,12; nvme0q1 on CPU 1 (mask only isolated), nvme0q2 on CPU 2 (mask has 0)
+    report = nvme(policy=ISOLCPUS)["irqs"]
+    assert [(c["name"], c["queues"], c["io_queue_irqs"]) for c in report] == [("nvme0", 2, 2)]
+    assert report[0]["admin_irq"] == {"irq": 40, "effective_affinity": [0], "on_housekeeping": True}
+    hits = report[0]["on_isolated"]
+    assert [(h["name"], h["managed"], h["effective_affinity"]) for h in hits] == [
+        ("nvme0q1", True, [1]), ("nvme0q2", True, [2])]
+    assert hits[0]["reason"].startswith("managed I/O queue whose CPU mask 1 holds only isolated CPUs")
+    assert hits[1]["reason"].startswith("managed I/O queue on isolated CPUs 2 although its mask 0,2")
+
+
+def test_nvme_admin_irq_on_an_isolated_cpu_is_reported_as_unmanaged():
+    host = nvme_facts()
+    host["nvme"][0]["irqs"][0]["effective_affinity"] = [3]
+    report = nvme(policy=ISOLCPUS, host=host)["irqs"][0]
+    assert report["admin_irq"]["on_housekeeping"] is False
+    assert report["on_isolated"][0]["reason"].startswith("admin queue (not managed)")
+
+
+def test_nvme_no_irq_on_isolated_cpus_without_partitioning():
+    report = nvme(policy={})["irqs"][0]
+    assert report["on_isolated"] == [] and report["admin_irq"]["on_housekeeping"] is True
+
+
+@pytest.mark.parametrize("release, warned", [("5.4.0", True), ("5.6.0", False), ("6.1.0", False)])
+def test_nvme_warns_when_isolation_cannot_keep_managed_irqs_off(release, warned):
+    result = plan(nvme_facts(release=release), ISOLCPUS, sections={"nvme_queues": {}})
+    assert any("has no isolcpus=managed_irq" in w for w in result["warnings"]) is warned
