@@ -62,6 +62,14 @@ def test_values_unchanged_after_a_change_event(nvme):
     after = dict((name, read(nvme, QUEUE + name)) for name in names)
     assert after == before
     assert read(nvme, QUEUE + "rq_affinity") == "2"
+    # the lab policy: read_ahead_kb 128 for all, nomerges 1 by the override for serial kvmopslab0
+    assert read(nvme, QUEUE + "read_ahead_kb") == "128"
+    assert read(nvme, QUEUE + "nomerges") == "1"
+
+
+def test_override_matches_the_serial(nvme):
+    lines = planned_lines(nvme)
+    assert any('ATTRS{serial}=="kvmopslab0"' in line and 'ATTR{queue/nomerges}="1"' in line for line in lines), lines
 
 
 def test_udev_logged_no_write_failure_for_nvme(nvme):
