@@ -20,6 +20,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     iommu,
     numa_pinning,
     sysctl_net,
+    zfs_storage,
 )
 
 SECTIONS = {
@@ -27,6 +28,7 @@ SECTIONS = {
     "hugepages": hugepages,
     "sysctl_net": sysctl_net,
     "iommu": iommu,
+    "zfs_storage": zfs_storage,
 }
 
 
