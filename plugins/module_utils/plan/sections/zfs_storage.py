@@ -59,8 +59,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECAS
 ON_OFF = ("on", "off")
 COMPRESSION = (("on", "off", "lz4", "lzjb", "zle", "gzip", "zstd", "zstd-fast")
                + tuple("gzip-%d" % n for n in range(1, 10)) + tuple("zstd-%d" % n for n in range(1, 20))
-               + tuple("zstd-fast-%d" % n for n in list(range(1, 11)) + [20, 30, 40, 50, 60, 70, 80, 90,
-                                                                          100, 500, 1000]))
+               + tuple("zstd-fast-%d" % n for n in list(range(1, 11)) + [20, 30, 40, 50, 60, 70, 80, 90, 100, 500, 1000]))
 
 # zfsprops(7): property -> (kinds it applies to, allowed words or a checker name).
 # "size": bytes or a K/M/G/T suffix; "size_none": a size or none; "pow2": a power of two
@@ -208,8 +207,8 @@ def normalize_property(name, value, kind, where):
     if name == "sync" and text not in rule:
         raise PlanError(where, "%r is not a ZFS value; use standard, always or disabled" % (text,))
     if text not in rule:
-        raise PlanError(where, "%r is not a ZFS value; use %s" % (text, ", ".join(rule) if len(rule) < 15
-                                                                   else ", ".join(rule[:8]) + ", ..."))
+        shown = ", ".join(rule) if len(rule) < 15 else ", ".join(rule[:8]) + ", ..."
+        raise PlanError(where, "%r is not a ZFS value; use %s" % (text, shown))
     return text
 
 
