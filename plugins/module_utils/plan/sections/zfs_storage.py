@@ -360,8 +360,12 @@ def arc_limits(context, options):
     budget = plan_arc_max_mb(facts, context.policy, [])
     max_mb = options["arc_max_mb"]
     if max_mb is None:
+        if context.policy.get("zfs_arc_max_mb") is None:
+            # Without a policy value the plan's budget is only the running c_max (observed,
+            # not decided): pinning it would freeze the kernel's default, so the ARC is left alone.
+            return None, None, "kvmops_plan_zfs_arc_max_mb is not set: the ARC is left as it is"
         if not budget:
-            return None, None, "no ARC budget in the plan (kvmops_plan_zfs_arc_max_mb unset, ZFS not loaded)"
+            return None, None, "kvmops_plan_zfs_arc_max_mb is 0: the ARC is left as it is"
         max_mb = budget
         reason = "the plan's ARC budget (%d MiB)" % budget
     else:

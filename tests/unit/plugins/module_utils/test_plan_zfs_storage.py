@@ -92,10 +92,18 @@ def test_arc_without_zfs_loaded_writes_only_the_file():
     assert result["sysfs"] == {} and MODPROBE in result["files"]
 
 
-def test_arc_left_alone_without_budget():
-    facts = lab_facts(present=False)
-    result = zfs(policy={"hugepage_size": "2M"}, facts=facts)
+@pytest.mark.parametrize("present", [True, False])
+def test_arc_left_alone_without_policy_value(present):
+    # the running c_max is what the planner counts then, but pinning it would freeze the default
+    result = zfs(policy={"hugepage_size": "2M"}, facts=lab_facts(present=present))
     assert result["arc"] is None and result["files"] == {} and result["sysfs"] == {}
+
+
+def test_arc_option_without_policy_value_is_checked_against_the_running_max():
+    result = zfs({"arc_max_mb": 512}, policy={"hugepage_size": "2M"})
+    assert result["arc"]["max_bytes"] == 512 * MIB
+    assert error({"arc_max_mb": 512}, policy={"hugepage_size": "2M"},
+                 facts=lab_facts(present=False)).startswith("zfs_storage_arc_max_mb: the plan budgets no ARC")
 
 
 def test_arc_option_below_budget_is_taken():
