@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: zfs_arc
 short_description: Set the ZFS ARC limits in the running kernel in a given order and verify them in arcstats
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Writes C(/sys/module/zfs/parameters/zfs_arc_max) and C(zfs_arc_min) in the order given
     (C(kvm_host_plan.zfs_storage.arc.order)), each only when it differs.

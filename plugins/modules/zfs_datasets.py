@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: zfs_datasets
 short_description: Create ZFS pools, datasets and zvols as planned, set only the properties that differ
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Takes the C(pools) and C(datasets) of C(kvm_host_plan.zfs_storage) as the planner wrote
     them (sizes in bytes, creation-only properties apart) and brings the host to them.
