@@ -26,8 +26,8 @@ def param(root, name):
         return handle.read().strip()
 
 
-def run(monkeypatch, root, order=ORDER_LOWER, check_mode=False):
-    return run_module(monkeypatch, zfs_arc.main, {"order": order, "max_bytes": 256 * MIB, "min_bytes": 128 * MIB,
+def run(monkeypatch, root, order=None, check_mode=False):
+    return run_module(monkeypatch, zfs_arc.main, {"order": ORDER_LOWER if order is None else order, "max_bytes": 256 * MIB, "min_bytes": 128 * MIB,
                                                   "root": str(root)}, check_mode=check_mode)
 
 
