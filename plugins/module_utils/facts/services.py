@@ -54,10 +54,20 @@ def parse_kstat(text):
     return values
 
 
+def block_devices(reader):
+    """Device paths a pool may be created on: /dev/<name> of every /sys/class/block entry
+    and the udev links in /dev/disk/by-id and /dev/disk/by-path (sorted)."""
+    paths = ["/dev/%s" % name for name in reader.listdir("/sys/class/block")]
+    for directory in ("/dev/disk/by-id", "/dev/disk/by-path"):
+        paths.extend("%s/%s" % (directory, name) for name in reader.listdir(directory))
+    return sorted(paths)
+
+
 def gather_zfs(reader):
     """The ``kvm_host.zfs`` dictionary."""
     present = reader.isdir("/sys/module/zfs") or reader.isdir(ZFS_KSTAT)
-    result = {"present": present, "pools": [], "arc": None, "parameters": {}}
+    result = {"present": present, "pools": [], "arc": None, "parameters": {},
+              "block_devices": block_devices(reader)}
     if not present:
         return result
     result["pools"] = sorted(name for name in reader.listdir(ZFS_KSTAT)

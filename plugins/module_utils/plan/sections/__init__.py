@@ -21,6 +21,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     numa_pinning,
     nvme_queues,
     sysctl_net,
+    zfs_storage,
 )
 
 SECTIONS = {
@@ -28,6 +29,7 @@ SECTIONS = {
     "hugepages": hugepages,
     "sysctl_net": sysctl_net,
     "iommu": iommu,
+    "zfs_storage": zfs_storage,
     "nvme_queues": nvme_queues,
 }
 

@@ -58,7 +58,20 @@ def test_zfs(tmp_path):
 
 def test_no_zfs(tmp_path):
     assert services.gather_zfs(Reader(str(tmp_path))) == {
-        "present": False, "pools": [], "arc": None, "parameters": {}}
+        "present": False, "pools": [], "arc": None, "parameters": {}, "block_devices": []}
+
+
+def test_zfs_block_devices_for_planned_pools(tmp_path):
+    # gathered without ZFS too: a planned pool's devices are checked before ZFS is used
+    Tree(tmp_path).files({
+        "/sys/class/block/vda/dev": "254:0",
+        "/sys/class/block/vdb/dev": "254:16",
+        "/dev/disk/by-id/virtio-kvmops-scratch": "",
+        "/dev/disk/by-path/pci-0000:00:05.0": "",
+    })
+    zfs = services.gather_zfs(Reader(str(tmp_path)))
+    assert zfs["block_devices"] == ["/dev/disk/by-id/virtio-kvmops-scratch", "/dev/disk/by-path/pci-0000:00:05.0",
+                                    "/dev/vda", "/dev/vdb"]
 
 
 def test_libvirt(tmp_path):

@@ -1,0 +1,154 @@
+"""ZFS storage on the converged lab host (issue 14).
+
+molecule/lab/vars/policy.yml declares the pool kvmlab on the scratch disk
+(/dev/disk/by-id/virtio-kvmops-scratch), the filesystem kvmlab/guests and two zvols
+(kvmlab/guests/disk0 1G, kvmlab/guests/disk1 2G sparse), with kvmops_plan_zfs_arc_max_mb
+256. Expected values are worked out by hand from that policy and zfsprops(7)/zfs(4), not
+by the planner. Not run by the unit tests: molecule/lab only.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+SCENARIO = Path(__file__).resolve().parents[1]
+ROOT = SCENARIO.parents[1]
+
+MIB = 1048576
+POOL = "kvmlab"
+GUESTS = "kvmlab/guests"
+ZVOLS = {"kvmlab/guests/disk0": 1024 * MIB, "kvmlab/guests/disk1": 2048 * MIB}
+SCRATCH = "/dev/disk/by-id/virtio-kvmops-scratch"
+ARC_MAX = 256 * MIB
+
+
+def zget(host, dataset, prop):
+    return host.check_output("zfs get -Hp -o value %s %s", prop, dataset).strip()
+
+
+def arcstats(host):
+    values = {}
+    for line in host.file("/proc/spl/kstat/zfs/arcstats").content_string.splitlines()[2:]:
+        words = line.split()
+        if len(words) == 3:
+            values[words[0]] = words[2]
+    return values
+
+
+def node_memtotal_mb(host):
+    """Sum of the nodes' MemTotal (what the planner's topology adds up), in MiB."""
+    total_kb = 0
+    for node in (0, 1):
+        for line in host.file("/sys/devices/system/node/node%d/meminfo" % node).content_string.splitlines():
+            if "MemTotal:" in line:
+                total_kb += int(line.split()[3])
+    return total_kb // 1024
+
+
+def converge(extra_vars=None, tmp_path=None):
+    """playbooks/site.yml with the lab policy, only the zfs_storage role (and the always-tagged
+    planning); returns the finished process."""
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(ROOT / "playbooks" / "site.yml"),
+               "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "--tags", "zfs_storage"]
+    if extra_vars is not None:
+        path = tmp_path / "zfs-extra.yml"
+        path.write_text(yaml.safe_dump(extra_vars))
+        command += ["-e", "@%s" % path]
+    return subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, check=False)
+
+
+def test_pool_on_the_scratch_disk_with_ashift_12(host):
+    assert host.check_output("zpool list -H -o name,health %s", POOL).split() == [POOL, "ONLINE"]
+    assert host.check_output("zpool get -Hp -o value ashift %s", POOL).strip() == "12"
+    status = host.check_output("zpool status -P %s", POOL)
+    assert "virtio-kvmops-scratch" in status
+
+
+def test_guest_filesystem_properties(host):
+    assert zget(host, GUESTS, "type") == "filesystem"
+    assert zget(host, GUESTS, "recordsize") == str(64 * 1024)
+    assert zget(host, GUESTS, "atime") == "off"
+    assert zget(host, GUESTS, "compression") == "lz4"
+
+
+@pytest.mark.parametrize("zvol, size", sorted(ZVOLS.items()))
+def test_zvols_for_guest_disks(host, zvol, size):
+    assert zget(host, zvol, "type") == "volume"
+    assert zget(host, zvol, "volsize") == str(size)
+    assert zget(host, zvol, "volblocksize") == str(16 * 1024)
+    assert zget(host, zvol, "volmode") == "dev"
+    assert zget(host, zvol, "compression") == "lz4"
+    assert zget(host, zvol, "sync") == "standard"
+    assert zget(host, zvol, "logbias") == "latency"
+    assert host.file("/dev/zvol/%s" % zvol).exists
+
+
+def test_sparse_zvol_has_no_reservation(host):
+    assert zget(host, "kvmlab/guests/disk1", "refreservation") == "0"
+    assert int(zget(host, "kvmlab/guests/disk0", "refreservation")) >= 1024 * MIB
+
+
+def test_arc_limits_as_planned_now_and_at_boot(host):
+    total_mb = node_memtotal_mb(host)
+    arc_min = max(32, min(total_mb // 32, 256 // 2)) * MIB   # zfs(4) default, at most half the max
+    stats = arcstats(host)
+    assert int(stats["c_max"]) == ARC_MAX
+    assert int(stats["c_min"]) == arc_min
+    lines = [line for line in host.file("/etc/modprobe.d/zfs.conf").content_string.splitlines()
+             if not line.startswith("#")]
+    assert lines == ["options zfs zfs_arc_max=%d zfs_arc_min=%d" % (ARC_MAX, arc_min)]
+    assert host.file("/sys/module/zfs/parameters/zfs_arc_max").content_string.strip() == str(ARC_MAX)
+
+
+def test_no_ignored_tunable_in_the_kernel_log(host):
+    assert "ignoring tunable" not in host.check_output("dmesg")
+
+
+def test_arc_plus_hugepages_plus_reserve_fit(host):
+    pages_mb = 0
+    for node in (0, 1):
+        pages_mb += int(host.file("/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages"
+                                  % node).content_string) * 2
+    # huge pages 16 + 80 (192 MiB) + ARC 256 MiB + the default reserve (1 GiB + 4 % per node)
+    assert pages_mb + 256 + 2 * 1024 <= node_memtotal_mb(host)
+
+
+def test_a_property_changed_by_hand_is_restored(host, tmp_path):
+    host.check_output("zfs set compression=off %s", "kvmlab/guests/disk0")
+    proc = converge()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert zget(host, "kvmlab/guests/disk0", "compression") == "lz4"
+    again = converge()
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+
+
+def test_creation_only_drift_is_reported_and_left_intact(host, tmp_path):
+    host.run("zfs destroy %s", "kvmlab/guests/handmade")
+    host.check_output("zfs create -V 64M -b 8192 %s", "kvmlab/guests/handmade")
+    policy = yaml.safe_load((SCENARIO / "vars" / "policy.yml").read_text())
+    datasets = list(policy["zfs_storage_datasets"]) + [
+        {"name": "kvmlab/guests/handmade", "type": "volume", "size": "64M"}]
+    proc = converge({"zfs_storage_datasets": datasets}, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "creation-only properties differ" in proc.stdout + proc.stderr
+    assert zget(host, "kvmlab/guests/handmade", "volblocksize") == "8192"
+    strict = converge({"zfs_storage_datasets": datasets, "zfs_storage_strict": True}, tmp_path)
+    assert strict.returncode != 0 and "volblocksize is 8192" in strict.stdout
+    host.check_output("zfs destroy %s", "kvmlab/guests/handmade")
+
+
+def test_audit_has_the_zfs_rows(tmp_path):
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(ROOT / "playbooks" / "audit.yml"),
+         "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "-e", "kvmops_audit_dir=%s" % tmp_path],
+        env=dict(os.environ), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    rows = dict((row["item"], row["status"]) for row in report["rows"])
+    for item in ("/etc/modprobe.d/zfs.conf", "/sys/module/zfs/parameters/zfs_arc_max",
+                 "/sys/module/zfs/parameters/zfs_arc_min"):
+        assert rows.get(item) == "applied", (item, rows.get(item))
