@@ -27,7 +27,8 @@ def plan(host):
     """kvm_host_plan of the instance: every section, the roles' default options."""
     result = host.ansible(
         "kvmops.hypervisor.host_plan",
-        """sections='{"numa_pinning": {}, "hugepages": {}, "sysctl_net": {}, "iommu": {}}'""",
+        """sections='{"numa_pinning": {}, "hugepages": {}, "sysctl_net": {}, "iommu": {}, """
+        """"zfs_storage": {}, "nvme_queues": {}}'""",
         check=True)
     return result["ansible_facts"]["kvm_host_plan"]
 
@@ -55,10 +56,10 @@ def in_image(helpers, path):
 def test_the_files_written_are_the_plans(site_files, plan, helpers):
     """Exactly these files, no other (no state under /run or /var, no runtime record)."""
     expected = {helpers.GRUB_CFG}
-    for owner in ("iommu", "numa_pinning", "hugepages"):
+    for owner in ("iommu", "numa_pinning", "hugepages", "nvme_queues"):
         if plan[owner]["kernel_args"]:
             expected.add(ETC_DROPIN % owner)
-    for role in ("numa_pinning", "hugepages"):
+    for role in ("numa_pinning", "hugepages", "zfs_storage", "nvme_queues"):
         expected.update(path for path, content in plan[role]["files"].items() if content is not None)
         if plan[role]["sysctl"]["values"]:
             expected.add(plan[role]["sysctl"]["path"])

@@ -10,7 +10,7 @@
 import pytest
 
 DROPIN = "/etc/default/grub.d/90-kvmops-%s.cfg"
-ALONE = ["sysctl_net", "hugepages", "numa_pinning isolcpus", "numa_pinning released", "plan"]  # roles.yml's order
+ALONE = ["nvme_queues", "sysctl_net", "hugepages", "numa_pinning isolcpus", "numa_pinning released", "plan"]  # roles.yml's order
 
 
 def explain(run):
@@ -42,7 +42,7 @@ def test_reversed_writes_what_site_yml_writes(cases, site_files, helpers):
     assert helpers.comparable(cases["reversed"].roles.files) == helpers.comparable(site_files)
 
 
-@pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net"])
+@pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net", "nvme_queues"])
 def test_role_alone_writes_what_it_writes_in_site_yml(cases, site_files, helpers, role):
     """numa_pinning: site.yml has no policy, so it partitions nothing and writes none of
     numa_pinning's files; alone, after its no-policy play took back what the isolcpus play
