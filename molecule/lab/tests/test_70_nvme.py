@@ -58,7 +58,8 @@ def test_scheduler_none_is_selected(nvme):
 def test_values_unchanged_after_a_change_event(nvme):
     names = ("scheduler", "nr_requests", "read_ahead_kb", "rq_affinity", "nomerges", "iostats")
     before = dict((name, read(nvme, QUEUE + name)) for name in names)
-    nvme.run_test("udevadm trigger --settle --action=change --subsystem-match=block --sysname-match='nvme*n*'")
+    nvme.run_test("udevadm trigger --action=change --subsystem-match=block --sysname-match='nvme*n*'")
+    nvme.run_test("udevadm settle --timeout=120")
     after = dict((name, read(nvme, QUEUE + name)) for name in names)
     assert after == before
     assert read(nvme, QUEUE + "rq_affinity") == "2"
