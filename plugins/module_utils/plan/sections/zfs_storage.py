@@ -119,8 +119,9 @@ CREATION_ONLY = {
 # - recordsize=64K: qemu-img(1) qcow2 "cluster_size" defaults to 64 KiB; one record per
 #   cluster avoids read-modify-write of larger records (Workload Tuning, "Virtual machines").
 # - volblocksize=16K: zfsprops(7) "volblocksize ... defaults to 16 Kbytes" (OpenZFS 2.2+;
-#   8K before), also Proxmox VE's zfspool "blocksize" default since 8.1; it is creation-only,
-#   so written explicitly for every zvol whatever the ZFS version.
+#   8K before; OpenZFS docs, Basic Concepts/Datasets/ZVOLs: "Set at creation only ... the
+#   default is 16 KiB"); creation-only, so written explicitly for every zvol whatever the
+#   ZFS version.
 # - volmode=dev: zfsprops(7) "volmode": dev exposes the zvol as a block device without
 #   scanning its partitions, so the host never sees (or auto-activates LVM in) a guest's
 #   partition table.
