@@ -7,8 +7,10 @@ set -euo pipefail
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
   # libvirt-python builds against libvirt-dev through pkg-config; rsync copies the
-  # tree for ansible-test; hwloc-nox is the reference for the facts tests.
-  packages=(python3-venv python3-dev gcc pkg-config libvirt-dev rsync git hwloc-nox shellcheck)
+  # tree for ansible-test; hwloc-nox is the reference for the facts tests; prometheus ships
+  # promtool (metrics and alert rules tests), chromium renders the HTML report headless.
+  packages=(python3-venv python3-dev gcc pkg-config libvirt-dev rsync git hwloc-nox shellcheck
+            prometheus chromium)
 fi
 
 missing=()

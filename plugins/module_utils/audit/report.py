@@ -194,6 +194,7 @@ def audit_rows(facts, plan, observed=None):
     for name in section_names(plan):
         section = plan[name]
         seen = observed.get(name) or {}
+        first = len(rows)
         kernel_rows = _kernel_rows(facts, name, section)
         pending = any(row["status"] == PENDING for row in kernel_rows)
         rows += kernel_rows
@@ -205,6 +206,8 @@ def audit_rows(facts, plan, observed=None):
             rows += _file_rows(section, seen)
             rows += _mount_rows(section, seen)
             rows += _guest_rows(section, seen)
+        for row in rows[first:]:
+            row["section"] = name
     return rows
 
 
