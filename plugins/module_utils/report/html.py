@@ -65,7 +65,7 @@ tr.status-applied td.status{background:#d9efcc}
 <div class="picture">{{ host.svg }}</div>
 <h3>Kernel command line</h3>
 <table class="cmdline">
-<tr><th>running</th><td>{% for token in host.running %}<span class="{{ 'only' if token not in host.next_set else '' }}">{{ token }}</span>{% endfor %}</td></tr>
+<tr><th>running</th><td>{% for token in host.running %}<span class="{{ 'only' if host.next is not none and token not in host.next_set else '' }}">{{ token }}</span>{% endfor %}</td></tr>
 <tr><th>next boot</th><td>{% if host.next is none %}(boot configuration unreadable){% else %}{% for token in host.next %}<span class="{{ 'only' if token not in host.running_set else '' }}">{{ token }}</span>{% endfor %}{% endif %}</td></tr>
 </table>
 {% if host.warnings %}<h3>Warnings</h3>
