@@ -132,6 +132,8 @@ class _Layout(object):
 
     def groups(self, cpus):
         """The L3 groups (else one group) of a node's CPUs in one package: [(cpus, cores)]."""
+        if not cpus:
+            return []  # a memory-only node
         groups = [group & cpus for group in self.l3 if group & cpus] or [cpus]
         covered = set(c for group in groups for c in group)
         if cpus - covered:
@@ -210,7 +212,7 @@ class _Layout(object):
         if cpus and set(int(c) for c in node.get("cpus") or []) != cpus:
             title += " (part)"  # the node spans packages: this box holds its CPUs in this one
         if cpus:
-            title += ": %d CPUs %s" % (len(cpus), _short(cpus, 28))
+            title += ": %d CPUs %s" % (len(cpus), _short(cpus, 22))
         _el(group, "text", {"x": x + 6, "y": y + 13, "class": "title"}, title)
         cy = y + TITLE + 4
         for l3, cores in self.groups(cpus):
