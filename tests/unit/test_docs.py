@@ -195,9 +195,9 @@ def readme_lists():
 
 
 def test_filter_docs_name_filters_the_plugins_provide():
-    from ansible_collections.kvmops.hypervisor.plugins.filter import audit, cpulist
+    from ansible_collections.kvmops.hypervisor.plugins.filter import audit, cpulist, report
     provided = set()
-    for plugin in (audit, cpulist):
+    for plugin in (audit, cpulist, report):
         provided.update(plugin.FilterModule().filters())
     assert shipped()["filter"] == provided
 
