@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.report.html import report_html as _report_html
+from ansible_collections.kvmops.hypervisor.plugins.plugin_utils.report_html import report_html as _report_html
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.report.svg import topology_svg as _topology_svg
 
 

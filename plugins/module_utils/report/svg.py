@@ -191,17 +191,17 @@ class _Layout(object):
             # bar: allocated (used part dark, free part light) against the larger of planned
             # and allocated; a red tick marks the plan
             scale_to = max(planned or 0, allocated or 0) or 1
-            bar = 70
-            _el(parent, "rect", {"x": x, "y": y + 2, "width": bar, "height": 8, "class": "bar-empty"})
+            length = 70
+            _el(parent, "rect", {"x": x, "y": y + 2, "width": length, "height": 8, "class": "bar-empty"})
             used = (allocated or 0) - (free or 0)
-            _el(parent, "rect", {"x": x, "y": y + 2, "width": round(bar * max(used, 0) / scale_to, 1), "height": 8,
+            _el(parent, "rect", {"x": x, "y": y + 2, "width": round(length * max(used, 0) / scale_to, 1), "height": 8,
                                  "class": "bar-allocated"})
-            _el(parent, "rect", {"x": x + round(bar * max(used, 0) / scale_to, 1), "y": y + 2,
-                                 "width": round(bar * (free or 0) / scale_to, 1), "height": 8, "class": "bar-free"})
+            _el(parent, "rect", {"x": x + round(length * max(used, 0) / scale_to, 1), "y": y + 2,
+                                 "width": round(length * (free or 0) / scale_to, 1), "height": 8, "class": "bar-free"})
             if planned is not None:
-                tick = x + round(bar * planned / scale_to, 1)
+                tick = x + round(length * planned / scale_to, 1)
                 _el(parent, "line", {"x1": tick, "x2": tick, "y1": y, "y2": y + 12, "class": "bar-planned"})
-            _el(parent, "text", {"x": x + bar + 4, "y": y + 10, "class": "hugepages"}, label)
+            _el(parent, "text", {"x": x + length + 4, "y": y + 10, "class": "hugepages"}, label)
             y += LINE
 
     def draw_node(self, parent, node, cpus, x, y):

@@ -17,7 +17,7 @@ import pytest
 from headless_chromium import chromium, load
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import planner
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.report.html import report_html
+from ansible_collections.kvmops.hypervisor.plugins.plugin_utils.report_html import report_html
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("kvmops_report_svg_tests", os.path.join(HERE, "test_report_svg.py"))

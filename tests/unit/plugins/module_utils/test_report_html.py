@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from html.parser import HTMLParser
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.report.html import report_html
+from ansible_collections.kvmops.hypervisor.plugins.plugin_utils.report_html import report_html
 
 FACTS = {"cpu": {"online": [0, 1, 2, 3], "offline": [], "core_groups": [[0, 2], [1, 3]], "package_groups": [[0, 1, 2, 3]]},
          "numa": {"nodes": [{"id": 0, "cpus": [0, 1, 2, 3], "memory_kb": 4194304}]},

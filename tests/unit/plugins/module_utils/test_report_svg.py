@@ -156,7 +156,7 @@ def test_1024_cpus_16_nodes_stay_readable():
     root, text = check(facts, plan)
     assert time.time() - started < 5
     # numbers in tooltips, not in 1,024 tiny cells; groups labelled by CPU list
-    texts = [element for element in root.iter(NS + "text")]
+    texts = list(root.iter(NS + "text"))
     assert not [element for element in texts if element.get("class") == "cpu-label"]
     titles = [rect.find(NS + "title").text for rect in cpu_rects(root)]
     assert "CPU 1000: offline" in titles

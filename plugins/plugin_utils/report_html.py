@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit as one self-contained HTML page (no external asset: styles, script and the
+"""The audit as one self-contained HTML page (controller side: Jinja2) (no external asset: styles, script and the
 SVG pictures are inline): a fleet index (one sortable line per host) and one section per
 host with its topology picture (report/svg.py), audit rows, kernel command line running
 vs next boot, and warnings. Jinja2 (from ansible-core) renders it, autoescaped."""
@@ -47,12 +47,16 @@ tr.status-applied td.status{background:#d9efcc}
 <h1>{{ title }}</h1>
 <p>{{ hosts | length }} host(s); written by playbooks/audit.yml. Click a column to sort.</p>
 <table class="fleet" id="fleet">
-<thead><tr><th data-type="text">Host</th>{% for status in statuses %}<th data-type="num">{{ status }}</th>{% endfor %}<th data-type="num">warnings</th>
+<thead><tr><th data-type="text">Host</th>
+{%- for status in statuses %}<th data-type="num">{{ status }}</th>{% endfor -%}
+<th data-type="num">warnings</th>
 {% for role in roles %}<th data-type="num">{{ role }} CPUs</th>{% endfor %}</tr></thead>
 <tbody>
 {% for host in hosts %}<tr>
 <td data-value="{{ host.name }}"><a href="#{{ host.anchor }}">{{ host.name }}</a></td>
-{% for status in statuses %}<td class="num{% if host.summary[status] and status == 'drifted' %} drifted{% elif host.summary[status] and status == 'pending-reboot' %} pending{% endif %}" data-value="{{ host.summary[status] }}">{{ host.summary[status] }}</td>{% endfor %}
+{% for status in statuses %}{% set count = host.summary[status] %}
+<td class="num {{ 'drifted' if count and status == 'drifted' else 'pending' if count and status == 'pending-reboot' else '' }}"
+ data-value="{{ count }}">{{ count }}</td>{% endfor %}
 <td class="num" data-value="{{ host.warnings | length }}">{{ host.warnings | length }}</td>
 {% for role in roles %}<td class="num" data-value="{{ host.roles[role] }}">{{ host.roles[role] }}</td>{% endfor %}
 </tr>
@@ -61,12 +65,15 @@ tr.status-applied td.status{background:#d9efcc}
 {% for host in hosts %}
 <section class="host" id="{{ host.anchor }}" data-host="{{ host.name }}">
 <h2>{{ host.name }}</h2>
-<p>{% for status in statuses %}{{ host.summary[status] }} {{ status }}{% if not loop.last %}, {% endif %}{% endfor %}{% if host.reboot_pending %}; <strong>a reboot is pending</strong>{% endif %}.</p>
+<p>{% for status in statuses %}{{ host.summary[status] }} {{ status }}{% if not loop.last %}, {% endif %}{% endfor %}
+{%- if host.reboot_pending %}; <strong>a reboot is pending</strong>{% endif %}.</p>
 <div class="picture">{{ host.svg }}</div>
 <h3>Kernel command line</h3>
 <table class="cmdline">
-<tr><th>running</th><td>{% for token in host.running %}<span class="{{ 'only' if host.next is not none and token not in host.next_set else '' }}">{{ token }}</span>{% endfor %}</td></tr>
-<tr><th>next boot</th><td>{% if host.next is none %}(boot configuration unreadable){% else %}{% for token in host.next %}<span class="{{ 'only' if token not in host.running_set else '' }}">{{ token }}</span>{% endfor %}{% endif %}</td></tr>
+<tr><th>running</th><td>{% for token in host.running %}
+<span class="{{ 'only' if host.next is not none and token not in host.next_set else '' }}">{{ token }}</span>{% endfor %}</td></tr>
+<tr><th>next boot</th><td>{% if host.next is none %}(boot configuration unreadable){% else %}{% for token in host.next %}
+<span class="{{ 'only' if token not in host.running_set else '' }}">{{ token }}</span>{% endfor %}{% endif %}</td></tr>
 </table>
 {% if host.warnings %}<h3>Warnings</h3>
 <ul class="warnings">{% for warning in host.warnings %}<li>{{ warning }}</li>{% endfor %}</ul>{% endif %}
@@ -74,7 +81,8 @@ tr.status-applied td.status{background:#d9efcc}
 <table class="audit">
 <thead><tr><th>status</th><th>section</th><th>area</th><th>item</th><th>expected</th><th>actual</th><th>note</th></tr></thead>
 <tbody>
-{% for row in host.rows %}<tr class="status-{{ row.status }}"><td class="status">{{ row.status }}</td><td>{{ row.section }}</td><td>{{ row.area }}</td><td>{{ row.item }}</td><td>{{ row.expected }}</td><td>{{ row.actual }}</td><td>{{ row.note }}</td></tr>
+{% for row in host.rows %}<tr class="status-{{ row.status }}"><td class="status">{{ row.status }}</td><td>{{ row.section }}</td>
+<td>{{ row.area }}</td><td>{{ row.item }}</td><td>{{ row.expected }}</td><td>{{ row.actual }}</td><td>{{ row.note }}</td></tr>
 {% endfor %}</tbody>
 </table>
 </section>
