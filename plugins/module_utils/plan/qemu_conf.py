@@ -185,3 +185,19 @@ def check_settings(settings, on_error):
         except QemuConfError as exc:
             on_error(key, str(exc))
 
+
+
+def check_text(text, parse, lines):
+    """Problems (strings) of a qemu.conf text about to be written: ``parse(text, on_error)``
+    is the facts' virConf reader; every known setting must have a value the daemon takes,
+    and each ``lines`` key we write must read back as written."""
+    problems = []
+    settings = parse(text, lambda message: problems.append("cannot parse: %s" % message))
+    check_settings(settings, lambda _key, message: problems.append(message))
+    for key, line in sorted((lines or {}).items()):
+        if not isinstance(line, str):
+            continue
+        wanted = parse(line)
+        if key not in wanted or settings.get(key) != wanted[key]:
+            problems.append("%s: reads back as %r, not %r" % (key, settings.get(key), wanted.get(key)))
+    return problems
