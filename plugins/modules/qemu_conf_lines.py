@@ -13,10 +13,10 @@ module: qemu_conf_lines
 short_description: Set key = value lines in libvirt's qemu.conf, checked as libvirt reads them before writing
 version_added: 0.3.0
 description:
-  - Sets, removes or releases C(key = value) lines in C(/etc/libvirt/qemu.conf) like
+  - "Sets, removes or releases C(key = value) lines in C(/etc/libvirt/qemu.conf) like
     M(kvmops.hypervisor.config_files) (each line under the marker
     C(# Managed by kvmops.hypervisor: key); the rest of the file stays as it is), then reads
-    the whole new text back with libvirt's configuration grammar (virConf) before writing.
+    the whole new text back with libvirt's configuration grammar (virConf) before writing."
   - Refused, with nothing written, when the new text does not parse, when a setting of the
     file has a value of a type the QEMU driver refuses (the daemon would not start; the
     key/type table is libvirt's C(src/qemu/qemu.conf.in)), or when a line does not read back
