@@ -43,20 +43,19 @@ def _proc_sys(key):
 
 def image_storage(reader, directory=IMAGE_DIR):
     """{path, mount, fstype, trusted_xattrs} of the mount holding ``directory``."""
-    best = None
+    mount = fstype = None
     for line in reader.lines("/proc/self/mounts", []):
         words = line.split()
         if len(words) < 3:
             continue
         point = words[1].replace("\\040", " ")
         if directory == point or directory.startswith(point.rstrip("/") + "/") or point == "/":
-            if best is None or len(point) > len(best[0]):
-                best = (point, words[2])
-    if best is None:
+            if mount is None or len(point) > len(mount):
+                mount, fstype = point, words[2]
+    if mount is None:
         return {"path": directory, "mount": None, "fstype": None, "trusted_xattrs": None}
-    fstype = best[1]
     trusted = not (fstype in NO_TRUSTED_XATTRS or fstype.startswith("fuse"))
-    return {"path": directory, "mount": best[0], "fstype": fstype, "trusted_xattrs": trusted}
+    return {"path": directory, "mount": mount, "fstype": fstype, "trusted_xattrs": trusted}
 
 
 def kdump(reader, cmdline_tokens=None):

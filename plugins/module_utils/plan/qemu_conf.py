@@ -164,7 +164,7 @@ def render_line(key, value):
     return "%s = %s" % (key, render_value(key, value))
 
 
-def normalise(key, value):
+def normalise(value):
     """``value`` as the facts' parser (facts/services.parse_libvirt_conf) returns it after
     the line is written: booleans as 0/1 integers, tuples as lists."""
     if isinstance(value, bool):
@@ -184,7 +184,6 @@ def check_settings(settings, on_error):
             check_value(key, settings[key])
         except QemuConfError as exc:
             on_error(key, str(exc))
-
 
 
 def check_text(text, parse, lines):

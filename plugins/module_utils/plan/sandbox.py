@@ -73,11 +73,11 @@ def confined(process, driver):
     return True, "", process.get("apparmor_label") or process.get("security_label")
 
 
-def judge(process, expect, config_applied):
+def judge(process, expect, conf_applied):
     """{name, pid, status, sandbox, label, reason} for one QEMU process.
 
     ``expect``: the section's ``expect`` ({seccomp: -1/0/1, driver, optouts: [name]});
-    ``config_applied``: qemu.conf holds the planned settings (so a process that lacks them
+    ``conf_applied``: qemu.conf holds the planned settings (so a process that lacks them
     was started before the change, or the daemon was not restarted)."""
     name = process.get("name") or "pid %s" % process.get("pid")
     result = {"name": name, "pid": process.get("pid"), "uuid": process.get("uuid"),
@@ -98,7 +98,7 @@ def judge(process, expect, config_applied):
         if expect.get("driver") is None:
             result["reason"] = "no security driver planned (no usable LSM, or security_driver none): not confined"
         return result
-    if config_applied:
+    if conf_applied:
         result.update(status=PENDING_RESTART, reason="%s; qemu.conf holds the planned settings: the domain was started "
                                                      "before them (or the libvirt daemon was not restarted), restart "
                                                      "the domain" % "; ".join(problems))

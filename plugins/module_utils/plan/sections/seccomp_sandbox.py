@@ -409,7 +409,7 @@ def build(context, options):
     _existing_conf(facts.get("libvirt"), lines, warnings)
     values, sources, origins, kexec_reason = _hardening(options, facts, warnings)
 
-    planned = dict((key, qc.normalise(key, value)) for key, value in lines.items()
+    planned = dict((key, qc.normalise(value)) for key, value in lines.items()
                    if value is not None and value is not False)
     expect = {"seccomp": lines["seccomp_sandbox"], "driver": driver,
               "sandbox_arg": "off" if lines["seccomp_sandbox"] == 0 else SANDBOX_ON,

@@ -1,30 +1,31 @@
-"""virt-host-validate qemu output parsed and classified; the samples are the format of
+"""virt-host-validate qemu output parsed and classified. The samples follow the format of
 libvirt 9.0's tools/virt-host-validate-common.c (a TCG guest without IOMMU, as the lab,
-and a KVM host), written out by hand."""
+and a KVM host), written out by hand (not captured: the lab test checks the real output);
+the check column is padded as the tool pads it (shortened here to keep lines short)."""
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.host_validate import classify, parse, summary
 
 TCG_LAB = """\
-  QEMU: Checking for hardware virtualization                                 : FAIL (Only emulated CPUs are available, performance will be significantly limited)
-  QEMU: Checking if device /dev/vhost-net exists                             : PASS
-  QEMU: Checking if device /dev/net/tun exists                               : PASS
-  QEMU: Checking for cgroup 'cpu' controller support                         : PASS
-  QEMU: Checking for cgroup 'cpuacct' controller support                     : PASS
-  QEMU: Checking for cgroup 'cpuset' controller support                      : PASS
-  QEMU: Checking for cgroup 'memory' controller support                      : PASS
-  QEMU: Checking for cgroup 'devices' controller support                     : PASS
-  QEMU: Checking for cgroup 'blkio' controller support                       : PASS
-  QEMU: Checking for device assignment IOMMU support                         : WARN (No ACPI DMAR table found, IOMMU either disabled in BIOS or not supported by this hardware platform)
-  QEMU: Checking for secure guest support                                    : WARN (Unknown if this platform has Secure Guest support)
+  QEMU: Checking for hardware virtualization  : FAIL (Only emulated CPUs are available, performance will be significantly limited)
+  QEMU: Checking if device /dev/vhost-net exists  : PASS
+  QEMU: Checking if device /dev/net/tun exists  : PASS
+  QEMU: Checking for cgroup 'cpu' controller support  : PASS
+  QEMU: Checking for cgroup 'cpuacct' controller support  : PASS
+  QEMU: Checking for cgroup 'cpuset' controller support  : PASS
+  QEMU: Checking for cgroup 'memory' controller support  : PASS
+  QEMU: Checking for cgroup 'devices' controller support  : PASS
+  QEMU: Checking for cgroup 'blkio' controller support  : PASS
+  QEMU: Checking for device assignment IOMMU support  : WARN (No ACPI DMAR table found, IOMMU either disabled in BIOS or not supported by this hardware)
+  QEMU: Checking for secure guest support  : WARN (Unknown if this platform has Secure Guest support)
 """
 
 KVM_HOST = """\
-  QEMU: Checking for hardware virtualization                                 : \x1b[32mPASS\x1b[0m
-  QEMU: Checking if device /dev/kvm exists                                   : PASS
-  QEMU: Checking if device /dev/kvm is accessible                            : PASS
-  QEMU: Checking for device assignment IOMMU support                         : PASS
-  QEMU: Checking if IOMMU is enabled by kernel                               : WARN (IOMMU appears to be disabled in kernel. Add intel_iommu=on to kernel cmdline arguments)
-  QEMU: Checking for cgroup 'devices' controller support                     : FAIL (Enable 'devices' in kernel Kconfig file or mount/enable cgroup controller in your system)
+  QEMU: Checking for hardware virtualization  : \x1b[32mPASS\x1b[0m
+  QEMU: Checking if device /dev/kvm exists  : PASS
+  QEMU: Checking if device /dev/kvm is accessible  : PASS
+  QEMU: Checking for device assignment IOMMU support  : PASS
+  QEMU: Checking if IOMMU is enabled by kernel  : WARN (IOMMU appears to be disabled in kernel. Add intel_iommu=on to kernel cmdline arguments)
+  QEMU: Checking for cgroup 'devices' controller support  : FAIL (Enable 'devices' in kernel Kconfig file or mount/enable cgroup controller in your system)
 """
 
 

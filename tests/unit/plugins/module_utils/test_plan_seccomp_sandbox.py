@@ -236,8 +236,8 @@ def test_overrides_change_add_and_remove_keys():
 
 
 def test_keys_the_kernel_lacks_are_left_out_with_a_warning():
-    section, warnings = build(facts=host(yama=False, **{"net.core.bpf_jit_harden": None,
-                                                       "kernel.yama.ptrace_scope": None}))
+    missing = {"net.core.bpf_jit_harden": None, "kernel.yama.ptrace_scope": None}
+    section, warnings = build(facts=host(yama=False, **missing))
     assert "net.core.bpf_jit_harden" not in section["sysctl"]["values"]
     assert "kernel.yama.ptrace_scope" not in section["sysctl"]["values"]
     assert any("bpf_jit_harden left out" in warning for warning in warnings)
