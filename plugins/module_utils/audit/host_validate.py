@@ -4,8 +4,8 @@
 """``virt-host-validate qemu``: its output parsed, and each FAIL/WARN classified as
 expected (with the reason) or not. Pure functions.
 
-Output format (libvirt tools/virt-host-validate-common.c, virHostMsgCheck and
-virHostMsgPass/virHostMsgFail): one line per check,
+Output format (libvirt tools/virt-host-validate-common.c, virHostMsgCheck
+``"%6s: Checking %-60s: "`` and virHostMsgPass/virHostMsgFail): one line per check,
 ``  QEMU: Checking <what>   : PASS`` or ``: FAIL (<hint>)``, ``: WARN (<hint>)``,
 ``: NOTE (<hint>)``; the words are coloured when stdout is a terminal (stripped here).
 """
@@ -25,6 +25,10 @@ TCG = (
     ("hardware virtualization", "no VT-x/AMD-V (TCG lab: QEMU emulates the CPU)"),
     ("/dev/kvm exists", "no KVM module loaded (TCG lab)"),
     ("/dev/kvm is accessible", "no /dev/kvm (TCG lab)"),
+    # virHostValidateIOMMU picks the vendor's ACPI table (DMAR, IVRS) from the vmx/svm CPU
+    # flag; without either it says "Unknown if this platform has IOMMU support"
+    ("device assignment IOMMU support", "no vmx/svm CPU flag (TCG): virt-host-validate cannot tell the IOMMU "
+                                        "vendor, even with an emulated IOMMU"),
 )
 NO_IOMMU = (
     ("device assignment IOMMU support", "no IOMMU on this host (kvm_host.iommu.units empty)"),
