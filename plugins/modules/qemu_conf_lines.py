@@ -21,7 +21,7 @@ description:
     file has a value of a type the QEMU driver refuses (the daemon would not start; the
     key/type table is libvirt's C(src/qemu/qemu.conf.in)), or when a line does not read back
     as written (a multi-line list of the administrator's own under the same key, for example).
-  - A missing file is left missing (libvirt is not installed) and reported in RV(missing).
+  - A missing file is left missing (libvirt is not installed), with a warning, and reported in RV(missing).
   - Check mode writes nothing and reports the same change and diff.
 extends_documentation_fragment:
   - kvmops.hypervisor.root
@@ -96,6 +96,7 @@ def main():
     full = Reader(module.params["root"]).path(path)
     state = fileio.FileState(full)
     if not state.exists:
+        module.warn("%s does not exist (libvirt's QEMU driver is not installed): nothing written" % path)
         module.exit_json(changed=False, missing=True)
     text = edit_lines(state.text, lines)
     problems = check_text(text, parse_libvirt_conf, lines)

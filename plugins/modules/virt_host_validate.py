@@ -18,6 +18,7 @@ description:
   - Each FAIL and WARN is classified as expected, with the reason (no hardware
     virtualisation or no C(/dev/kvm) on a TCG host, no IOMMU, no confidential-guest
     support, or listed in O(expected)), or unexpected.
+  - Each unexpected FAIL or WARN is also a task warning.
   - Changes nothing; runs in check mode too. Without the command (libvirt's client tools not
     installed) RV(present) is false and nothing else is reported.
 author:
@@ -93,7 +94,14 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    module.exit_json(changed=False, **run_validate(module, params["tcg"], params["iommu"], params["expected"]))
+    result = run_validate(module, params["tcg"], params["iommu"], params["expected"])
+    if not result["present"]:
+        module.warn("virt-host-validate is not installed (libvirt's client tools): nothing checked")
+    for item in result["problems"]:
+        if not item["expected"]:
+            module.warn("virt-host-validate: %s %s: %s (%s)" % (item["component"], item["check"], item["result"],
+                                                               item.get("hint") or "no hint"))
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

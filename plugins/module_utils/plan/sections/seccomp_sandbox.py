@@ -427,6 +427,8 @@ def build(context, options):
     context.warnings.extend(warnings)
     return section(
         lines={options["qemu_conf"]: rendered},
+        # the same lines for qemu_conf_lines (one file; the role passes path and lines as they are)
+        qemu_conf_lines={"path": options["qemu_conf"], "lines": rendered},
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources, "origins": origins,
                 "header": managed_header(ROLE, HEADER_TEXT)},
         qemu_conf=planned,
