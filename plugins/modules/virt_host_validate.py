@@ -99,8 +99,8 @@ def main():
         module.warn("virt-host-validate is not installed (libvirt's client tools): nothing checked")
     for item in result["problems"]:
         if not item["expected"]:
-            module.warn("virt-host-validate: %s %s: %s (%s)" % (item["component"], item["check"], item["result"],
-                                                               item.get("hint") or "no hint"))
+            hint = item.get("hint") or "no hint"
+            module.warn("virt-host-validate: %s %s: %s (%s)" % (item["component"], item["check"], item["result"], hint))
     module.exit_json(changed=False, **result)
 
 
