@@ -34,6 +34,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 # The kvm_host parts the planner and its sections read (each is the gather_subset of the
 # same name of kvm_host_facts).
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
+# Parts only some sections read: kvm_host key -> gather_subset, per section.
+SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu"))}
 POLICY_PREFIX = "kvmops_plan_"
 
 
@@ -49,8 +51,13 @@ def find_facts(task_facts, task_vars):
     return None
 
 
-def missing_parts(facts):
-    return [key for key in FACT_KEYS if not isinstance(facts, dict) or key not in facts]
+def missing_parts(facts, sections=None):
+    """The gather_subset names of the kvm_host parts the planner (and the ``sections``
+    asked for) read that ``facts`` lacks."""
+    wanted = [(key, key) for key in FACT_KEYS]
+    for name in sorted(sections or {}):
+        wanted.extend(part for part in SECTION_FACT_KEYS.get(name, ()) if part not in wanted)
+    return [subset for key, subset in wanted if not isinstance(facts, dict) or key not in facts]
 
 
 def policy_from_vars(args, task_vars):
@@ -102,7 +109,7 @@ class ActionModule(ActionBase):
             return result
         facts = find_facts(args.get("facts"), task_vars)
         new_facts = None
-        missing = missing_parts(facts)
+        missing = missing_parts(facts, sections)
         if args.get("facts") is None and missing:
             gathered = self.gather(missing, task_vars)
             facts = new_facts = dict(gathered, **(facts or {}))

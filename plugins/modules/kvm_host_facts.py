@@ -40,7 +40,8 @@ options:
         from V(all). Unknown names fail the task.
       - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
         V(zfs), V(libvirt), V(qemu) (running QEMU processes), V(daemons) (ksmtuned, ksm,
-        libvirtd and virtqemud units and the libvirt daemon serving QEMU)."
+        libvirtd and virtqemud units and the libvirt daemon serving QEMU), V(security) (LSMs,
+        kdump, hardening sysctls, image storage)."
     type: list
     elements: str
     default: [all]
@@ -186,7 +187,13 @@ ansible_facts:
           returned: when gathered
           type: dict
         qemu_processes:
-          description: Running QEMU processes with pid, name (guest), uuid, binary, seccomp (0, 1, 2) and security_label.
+          description:
+            - Running QEMU processes with pid, name (guest), uuid, binary, seccomp (0, 1, 2) and
+              no_new_privs of the main thread, threads (count), seccomp_threads and
+              no_new_privs_threads (value to number of threads, from C(/proc/PID/task/*/status)),
+              sandbox (the C(-sandbox) argument or null), security_label (C(/proc/PID/attr/current)),
+              apparmor_label (C(/proc/PID/attr/apparmor/current)), bridge_helper and thread_context
+              (what the sandbox's spawn=deny and resourcecontrol=deny break).
           returned: when gathered
           type: list
           elements: dict
@@ -205,6 +212,14 @@ ansible_facts:
               ksmtuned.service: {present: true, enabled: true, masked: false, running: true}
             libvirt: virtqemud
             libvirt_running: false
+        security:
+          description:
+            - lsm (active LSMs), apparmor (enabled, active), selinux (enabled, enforcing), yama,
+              libvirt_security_drivers (the drivers libvirt can use here), kdump (in_use, reasons),
+              sysctl (running values of the hardening keys), image_storage (path, mount, fstype,
+              trusted_xattrs of C(/var/lib/libvirt/images)).
+          returned: when gathered
+          type: dict
         warnings:
           description: Files that were unreadable or malformed; the related values are missing.
           returned: always

@@ -17,6 +17,9 @@ description:
     every sysfs attribute (the selected word of a choice list like C(always [madvise] never)),
     the text of every file the section owns, the C(KEY=) lines of the files it edits, and
     its mounts (C(/proc/self/mounts) and C(/etc/fstab)).
+  - For a section with C(expect) (C(seccomp_sandbox)) also the running QEMU processes and
+    C(qemu.conf) as libvirt reads it, and, for one with C(host_validate), the result of
+    C(virt-host-validate qemu) (the only command this module runs; not under a test O(root)).
   - Changes nothing; a missing file or attribute is reported as V(null).
   - C(playbooks/audit.yml) hands the result to the C(kvmops.hypervisor.audit_report) filter,
     which compares it with the plan item by item.
@@ -54,6 +57,7 @@ observed:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.host_validate import run_validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.observe import observe
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
@@ -63,7 +67,14 @@ def main():
         argument_spec=dict(sections=dict(type="dict", required=True), root=dict(type="path", default="/")),
         supports_check_mode=True,
     )
-    module.exit_json(changed=False, observed=observe(Reader(module.params["root"]), module.params["sections"]))
+    observed = observe(Reader(module.params["root"]), module.params["sections"])
+    # virt-host-validate is a command: only on the host itself, never under a test root
+    for name, section in sorted(module.params["sections"].items()):
+        wanted = section.get("host_validate") if isinstance(section, dict) else None
+        if isinstance(wanted, dict) and module.params["root"] == "/" and name in observed:
+            observed[name]["host_validate"] = run_validate(module, bool(wanted.get("tcg")), wanted.get("iommu"),
+                                                           wanted.get("expected") or [])
+    module.exit_json(changed=False, observed=observed)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 """Read, under a root, what a host holds for every generic item of the plan's sections
 (plan/sections/common.py): running sysctl values, sysfs attributes, the text of owned
 files, the KEY= lines of other files, mounts, and the pinning of planned guests in their
-libvirt definition. Never writes, never raises on a missing file (reported as None)."""
+libvirt definition, and (seccomp_sandbox) the running QEMU processes and qemu.conf as
+libvirt reads it. Never writes, never raises on a missing file (reported as None)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,6 +19,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.sta
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import proc_path
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import module_active, module_for
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import current_value
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import gather_qemu, parse_libvirt_conf
 
 
 def _text(reader, path):
@@ -109,6 +111,12 @@ def observe(reader, sections):
             for item in section["mounts"]:
                 seen["mounts"][item["path"]] = mounts.get(item["path"])
                 seen["fstab"][item["path"]] = fstab.get(item["path"])
+        if isinstance(section.get("expect"), dict):
+            # seccomp_sandbox: the running QEMU processes, and qemu.conf as libvirt reads it
+            seen["qemu_processes"] = gather_qemu(reader)
+            paths = list(section.get("lines") or {})
+            text = _text(reader, paths[0]) if paths else None
+            seen["qemu_conf"] = None if text is None else parse_libvirt_conf(text)
         for guest in section.get("guests") or []:
             if isinstance(guest, dict) and guest.get("name"):
                 seen["guests"][guest["name"]] = _guest(reader, guest["name"])

@@ -20,11 +20,14 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist i
     parse_cpulist,
     same_cpumask,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sandbox import OPT_OUT, config_applied, judge
 
 APPLIED = "applied"
 PENDING = "pending-reboot"
 DRIFTED = "drifted"
-STATUSES = (APPLIED, PENDING, DRIFTED)
+# a running guest that keeps its old settings until it is restarted (seccomp_sandbox)
+PENDING_RESTART = "pending-restart"
+STATUSES = (APPLIED, PENDING, DRIFTED, PENDING_RESTART)
 
 
 class AuditError(ValueError):
@@ -176,6 +179,47 @@ def _guest_rows(section, seen):
     return rows
 
 
+def _domain_rows(section, seen):
+    """One row per running QEMU (seccomp_sandbox): sandboxed and confined, or why not."""
+    expect = section.get("expect")
+    if not isinstance(expect, dict) or "qemu_processes" not in seen:
+        return []
+    applied = config_applied(seen.get("qemu_conf"), section.get("qemu_conf"))
+    rows = []
+    for process in seen.get("qemu_processes") or []:
+        verdict = judge(process, expect, applied)
+        wanted = ("-sandbox %s, Seccomp 2 + NoNewPrivs 1 on every thread" % expect.get("sandbox_arg")
+                  if expect.get("seccomp") != 0 else "-sandbox off")
+        if expect.get("driver"):
+            wanted += ", %s label" % expect["driver"]
+        counts = process.get("seccomp_threads") or {}
+        actual = "-sandbox %s, Seccomp %s, label %s" % (
+            process.get("sandbox") or "(none)",
+            " ".join("%s:%d" % (mode, count) for mode, count in sorted(counts.items())) or "(unknown)",
+            verdict["label"] or "(none)")
+        status = {OPT_OUT: APPLIED}.get(verdict["status"], verdict["status"])
+        note = verdict["reason"] if verdict["status"] != OPT_OUT else "opt-out: " + verdict["reason"]
+        rows.append(_row("domain", "%s sandbox" % verdict["name"], wanted, actual, status, note))
+    return rows
+
+
+def _validate_rows(section, seen):
+    """One row per FAIL/WARN of virt-host-validate qemu; expected ones applied, with why."""
+    result = seen.get("host_validate")
+    if not isinstance(section.get("host_validate"), dict) or not isinstance(result, dict):
+        return []
+    if not result.get("present"):
+        return [_row("virt-host-validate", "qemu", "installed", "(not installed)", DRIFTED,
+                     "virt-host-validate is in libvirt's client tools (libvirt-clients on Debian)")]
+    rows = []
+    for item in result.get("problems") or []:
+        actual = "%s (%s)" % (item["result"], item.get("hint")) if item.get("hint") else item["result"]
+        rows.append(_row("virt-host-validate", item["check"], "PASS" if not item["expected"] else "expected",
+                         actual, APPLIED if item["expected"] else DRIFTED,
+                         ("expected: %s" % item["reason"]) if item["expected"] else "unexpected"))
+    return rows
+
+
 def section_names(plan):
     """The plan's sections: its mapping values that have the generic section keys."""
     return sorted(name for name, value in plan.items()
@@ -206,6 +250,8 @@ def audit_rows(facts, plan, observed=None):
             rows += _file_rows(section, seen)
             rows += _mount_rows(section, seen)
             rows += _guest_rows(section, seen)
+            rows += _domain_rows(section, seen)
+            rows += _validate_rows(section, seen)
         for row in rows[first:]:
             row["section"] = name
     return rows
@@ -221,6 +267,7 @@ def audit_report(facts, plan, observed=None, host=None):
         "summary": summary,
         "drifted": summary[DRIFTED] > 0,
         "reboot_pending": summary[PENDING] > 0,
+        "restart_pending": summary[PENDING_RESTART] > 0,
         "rows": rows,
         "plan_warnings": list(plan.get("warnings") or []),
         "facts_warnings": list(facts.get("warnings") or []),
@@ -237,7 +284,8 @@ def audit_table(report):
     out = ["  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)).rstrip()
            for line in [headers] + lines]
     summary = report.get("summary") or {}
-    out.append("%s: %d applied, %d pending reboot, %d drifted" % (
+    out.append("%s: %d applied, %d pending reboot, %d drifted%s" % (
         report.get("host") or "host", summary.get(APPLIED, 0), summary.get(PENDING, 0),
-        summary.get(DRIFTED, 0)))
+        summary.get(DRIFTED, 0),
+        ", %d pending restart" % summary[PENDING_RESTART] if summary.get(PENDING_RESTART) else ""))
     return out

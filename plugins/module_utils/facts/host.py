@@ -20,6 +20,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.kernel imp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory import gather_memory
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import gather_numa
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.nvme import gather_nvme
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.security import gather_security
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import (
     gather_libvirt,
     gather_qemu,
@@ -32,6 +33,7 @@ SUBSETS = (
     ("cpu", "cpu"), ("numa", "numa"), ("memory", "memory"), ("kernel", "kernel"),
     ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("zfs", "zfs"),
     ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
+    ("security", "security"),
 )
 SUBSET_NAMES = tuple(name for name, _key in SUBSETS)
 
@@ -103,6 +105,7 @@ def gather(reader, subsets=None):
         "libvirt": lambda: gather_libvirt(reader),
         "qemu": lambda: gather_qemu(reader),
         "daemons": lambda: gather_daemons(reader),
+        "security": lambda: gather_security(reader),
     }
     for name, key in SUBSETS:
         if name not in subsets:

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import posixpath
 import re
 
@@ -315,6 +316,73 @@ def parse_qemu_cmdline(data):
     return argv
 
 
+def sandbox_arg(argv):
+    """The value of QEMU's ``-sandbox`` option (the last one wins), or None."""
+    value = None
+    for index, arg in enumerate(argv[:-1]):
+        if arg in ("-sandbox", "--sandbox"):
+            value = argv[index + 1]
+    return value
+
+
+def breakers(argv):
+    """What in a QEMU command line the seccomp sandbox of libvirt breaks
+    (``spawn=deny``, ``resourcecontrol=deny``; QEMU docs, "-sandbox"):
+    ``bridge_helper``: a ``-netdev bridge`` or ``helper=`` (QEMU runs qemu-bridge-helper,
+    which spawn=deny forbids); ``thread_context``: a ``-object thread-context`` (it sets
+    CPU affinity, which resourcecontrol=deny forbids)."""
+    found = {"bridge_helper": False, "thread_context": False}
+    for index, arg in enumerate(argv[:-1]):
+        value = argv[index + 1]
+        if value.startswith("{"):
+            # the JSON form libvirt uses for -object and -netdev (QEMU 6.0+)
+            try:
+                data = json.loads(value)
+            except ValueError:
+                data = {}
+            data = data if isinstance(data, dict) else {}
+            kind = data.get("qom-type") if arg == "-object" else data.get("type")
+            helper = "helper" in data
+        else:
+            parts = _split_option(value)
+            kind = "thread-context" if "qom-type=thread-context" in parts else parts[0]
+            helper = any(part.startswith("helper=") for part in parts)
+        if arg in ("-netdev", "-net", "-nic") and (kind == "bridge" or helper):
+            found["bridge_helper"] = True
+        if arg == "-object" and kind == "thread-context":
+            found["thread_context"] = True
+    return found
+
+
+def status_fields(lines):
+    """{seccomp, no_new_privs} from the lines of /proc/PID/status or /proc/PID/task/TID/status
+    (``Seccomp:`` 0 off, 1 strict, 2 filter; ``NoNewPrivs:``; Documentation/filesystems/proc.rst)."""
+    found = {"seccomp": None, "no_new_privs": None}
+    for line in lines or []:
+        for field, key in (("Seccomp:", "seccomp"), ("NoNewPrivs:", "no_new_privs")):
+            if line.startswith(field):
+                try:
+                    found[key] = int(line.split()[1])
+                except (ValueError, IndexError):
+                    pass
+    return found
+
+
+def _count(values):
+    counts = {}
+    for value in values:
+        label = "unknown" if value is None else str(value)
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def _label(reader, path):
+    text = reader.text(path, quiet=True)
+    if text is None:
+        return None
+    return text.rstrip("\0").strip() or None
+
+
 def gather_qemu(reader):
     """The ``kvm_host.qemu_processes`` list."""
     processes = []
@@ -324,27 +392,39 @@ def gather_qemu(reader):
         argv = parse_qemu_cmdline(reader.data("/proc/%s/cmdline" % pid, quiet=True))
         if argv is None:
             continue
-        seccomp = None
-        for line in reader.lines("/proc/%s/status" % pid, []):
-            if line.startswith("Seccomp:"):
-                try:
-                    seccomp = int(line.split()[1])
-                except (ValueError, IndexError):
-                    reader.warn("malformed Seccomp line in /proc/%s/status: %r" % (pid, line))
-                break
-        # EINVAL: no LSM provides a label; the process may also be gone already
-        label = reader.text("/proc/%s/attr/current" % pid, quiet=True)
-        if label is not None:
-            label = label.rstrip("\0").strip() or None
+        lines = reader.lines("/proc/%s/status" % pid, [])
+        main = status_fields(lines)
+        if main["seccomp"] is None and any(line.startswith("Seccomp:") for line in lines):
+            reader.warn("malformed Seccomp line in /proc/%s/status" % pid)
+        # every thread: a filter installed without TSYNC would cover the calling thread only
+        threads = []
+        for tid in reader.listdir("/proc/%s/task" % pid):
+            if tid.isdigit():
+                threads.append(status_fields(reader.lines("/proc/%s/task/%s/status" % (pid, tid), [])))
+        if not threads:
+            threads = [main]
+        # EINVAL: no LSM provides a label; the process may also be gone already.
+        # attr/current is the first LSM's label; attr/apparmor/current (Linux >= 5.8) AppArmor's own.
+        label = _label(reader, "/proc/%s/attr/current" % pid)
+        apparmor = _label(reader, "/proc/%s/attr/apparmor/current" % pid)
         uuid = None
         if "-uuid" in argv[:-1]:
             uuid = argv[argv.index("-uuid") + 1]
-        processes.append({
+        entry = {
             "pid": int(pid),
             "name": guest_name(argv),
             "uuid": uuid,
             "binary": argv[0],
-            "seccomp": seccomp,
+            "seccomp": main["seccomp"],
+            "no_new_privs": main["no_new_privs"],
+            "threads": len(threads),
+            "seccomp_threads": _count(thread["seccomp"] for thread in threads),
+            "no_new_privs_threads": _count(thread["no_new_privs"] for thread in threads),
+            "sandbox": sandbox_arg(argv),
             "security_label": label,
-        })
+            "apparmor_label": apparmor if apparmor is not None else (
+                label if label and "(" in label and ":" not in label else None),
+        }
+        entry.update(breakers(argv))
+        processes.append(entry)
     return sorted(processes, key=lambda proc: proc["pid"])

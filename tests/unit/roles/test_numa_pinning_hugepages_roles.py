@@ -14,8 +14,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy impo
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "reboot")
-APPLYING = ("numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues")
+ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "seccomp_sandbox", "reboot")
+APPLYING = ("numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "seccomp_sandbox")
 
 
 def load(role, *parts):

@@ -20,6 +20,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     iommu,
     numa_pinning,
     nvme_queues,
+    seccomp_sandbox,
     sysctl_net,
     zfs_storage,
 )
@@ -31,6 +32,7 @@ SECTIONS = {
     "iommu": iommu,
     "zfs_storage": zfs_storage,
     "nvme_queues": nvme_queues,
+    "seccomp_sandbox": seccomp_sandbox,
 }
 
 

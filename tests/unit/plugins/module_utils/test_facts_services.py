@@ -177,21 +177,57 @@ def test_guest_name(argv, name):
 
 def test_qemu_processes(tmp_path):
     tree = Tree(tmp_path)
-    argv = b"/usr/bin/qemu-system-x86_64\0-name\0guest=web01,debug-threads=on\0-uuid\0u-1\0"
+    argv = (b"/usr/bin/qemu-system-x86_64\0-name\0guest=web01,debug-threads=on\0-uuid\0u-1\0"
+            b"-sandbox\0on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny\0")
     tree.files({
         "/proc/4242/cmdline": argv,
-        "/proc/4242/status": "Name:\tqemu-system-x86\nSeccomp:\t2\nSeccomp_filters:\t1\n",
+        "/proc/4242/status": "Name:\tqemu-system-x86\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n",
+        "/proc/4242/task/4242/status": "NoNewPrivs:\t1\nSeccomp:\t2\n",
+        "/proc/4242/task/4250/status": "NoNewPrivs:\t1\nSeccomp:\t2\n",
+        "/proc/4242/task/4251/status": "NoNewPrivs:\t0\nSeccomp:\t0\n",
         "/proc/4242/attr/current": b"libvirt-u-1 (enforce)\0",
+        "/proc/4242/attr/apparmor/current": b"libvirt-u-1 (enforce)\n",
         "/proc/77/cmdline": b"/usr/sbin/libvirtd\0--timeout\0120\0",
         "/proc/78/cmdline": b"",
-        "/proc/79/cmdline": b"/usr/bin/qemu-kvm\0-name\0db\0",
+        "/proc/79/cmdline": b"/usr/bin/qemu-kvm\0-name\0db\0-netdev\0bridge,id=n0,br=br0\0"
+                            b"-object\0{\"qom-type\":\"memory-backend-ram\"}\0-object\0thread-context,id=tc1\0",
         "/proc/self/cmdline": b"x",
     })
     reader = Reader(str(tmp_path))
     procs = services.gather_qemu(reader)
     assert procs == [
         {"pid": 79, "name": "db", "uuid": None, "binary": "/usr/bin/qemu-kvm", "seccomp": None,
-         "security_label": None},
+         "no_new_privs": None, "threads": 1, "seccomp_threads": {"unknown": 1},
+         "no_new_privs_threads": {"unknown": 1}, "sandbox": None,
+         "security_label": None, "apparmor_label": None, "bridge_helper": True, "thread_context": True},
         {"pid": 4242, "name": "web01", "uuid": "u-1", "binary": "/usr/bin/qemu-system-x86_64",
-         "seccomp": 2, "security_label": "libvirt-u-1 (enforce)"}]
+         "seccomp": 2, "no_new_privs": 1, "threads": 3, "seccomp_threads": {"2": 2, "0": 1},
+         "no_new_privs_threads": {"1": 2, "0": 1},
+         "sandbox": "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+         "security_label": "libvirt-u-1 (enforce)", "apparmor_label": "libvirt-u-1 (enforce)",
+         "bridge_helper": False, "thread_context": False}]
     assert reader.warnings == []
+
+
+def test_selinux_context_is_not_taken_for_an_apparmor_label(tmp_path):
+    Tree(tmp_path).files({
+        "/proc/5/cmdline": b"/usr/libexec/qemu-kvm\0-name\0guest=a\0-sandbox\0off\0",
+        "/proc/5/attr/current": b"system_u:system_r:svirt_t:s0:c1,c2\0",
+    })
+    procs = services.gather_qemu(Reader(str(tmp_path)))
+    assert procs[0]["security_label"] == "system_u:system_r:svirt_t:s0:c1,c2"
+    assert procs[0]["apparmor_label"] is None
+    assert procs[0]["sandbox"] == "off"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["q", "-object", '{"qom-type":"thread-context","id":"tc-ram-node0","node-affinity":[0]}'],
+     {"bridge_helper": False, "thread_context": True}),
+    (["q", "-object", '{"qom-type":"memory-backend-ram","id":"ram"}'], {"bridge_helper": False, "thread_context": False}),
+    (["q", "-netdev", '{"type":"tap","fd":"30","id":"hostnet0"}'], {"bridge_helper": False, "thread_context": False}),
+    (["q", "-netdev", "tap,id=n1,helper=/usr/lib/qemu/qemu-bridge-helper"], {"bridge_helper": True, "thread_context": False}),
+    (["q", "-nic", "bridge,br=virbr0"], {"bridge_helper": True, "thread_context": False}),
+    (["q", "-object", "{not json"], {"bridge_helper": False, "thread_context": False}),
+])
+def test_sandbox_breakers(argv, expected):
+    assert services.breakers(argv) == expected
