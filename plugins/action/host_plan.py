@@ -34,6 +34,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 # The kvm_host parts the planner and its sections read (each is the gather_subset of the
 # same name of kvm_host_facts).
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
+# Parts only one section reads, gathered when that section is asked for.
+SECTION_FACT_KEYS = {"sriov_vhost": ("iommu", "sriov", "vhost")}
 POLICY_PREFIX = "kvmops_plan_"
 
 
@@ -49,8 +51,11 @@ def find_facts(task_facts, task_vars):
     return None
 
 
-def missing_parts(facts):
-    return [key for key in FACT_KEYS if not isinstance(facts, dict) or key not in facts]
+def missing_parts(facts, sections=None):
+    keys = list(FACT_KEYS)
+    for name in sorted(sections or {}):
+        keys += [key for key in SECTION_FACT_KEYS.get(name, ()) if key not in keys]
+    return [key for key in keys if not isinstance(facts, dict) or key not in facts]
 
 
 def policy_from_vars(args, task_vars):
@@ -102,7 +107,7 @@ class ActionModule(ActionBase):
             return result
         facts = find_facts(args.get("facts"), task_vars)
         new_facts = None
-        missing = missing_parts(facts)
+        missing = missing_parts(facts, sections)
         if args.get("facts") is None and missing:
             gathered = self.gather(missing, task_vars)
             facts = new_facts = dict(gathered, **(facts or {}))

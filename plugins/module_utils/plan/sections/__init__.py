@@ -20,6 +20,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     iommu,
     numa_pinning,
     nvme_queues,
+    sriov_vhost,
     sysctl_net,
     zfs_storage,
 )
@@ -31,6 +32,7 @@ SECTIONS = {
     "iommu": iommu,
     "zfs_storage": zfs_storage,
     "nvme_queues": nvme_queues,
+    "sriov_vhost": sriov_vhost,
 }
 
 
