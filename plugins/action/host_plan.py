@@ -62,7 +62,7 @@ def policy_from_vars(args, task_vars):
     """Task options, else the kvmops_plan_<option> variables (unset ones are left out)."""
     policy = dict(args)
     for name in ARGUMENT_SPEC:
-        if name in ("facts", "sections") or name in policy:
+        if name in ("facts", "sections", "refresh") or name in policy:
             continue
         value = (task_vars or {}).get(POLICY_PREFIX + name)
         if value is not None:
@@ -99,8 +99,9 @@ class ActionModule(ActionBase):
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
         sections = args.get("sections")
+        refresh = list(args.get("refresh") or [])
         earlier = existing_plan(task_vars)
-        if sections is not None and earlier is not None and all(
+        if sections is not None and earlier is not None and not refresh and all(
                 isinstance(earlier.get(name), dict) for name in sections):
             result["changed"] = False
             result["ansible_facts"] = {"kvm_host_plan": earlier}
@@ -111,11 +112,13 @@ class ActionModule(ActionBase):
         if args.get("facts") is None and missing:
             gathered = self.gather(missing, task_vars)
             facts = new_facts = dict(gathered, **(facts or {}))
+        if args.get("facts") is None and refresh:
+            facts = new_facts = dict(facts or {}, **self.gather(refresh, task_vars))
         if not facts:
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "
                 "or pass them in the facts option")
-        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections"))
+        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections", "refresh"))
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections)
         except PlanError as exc:

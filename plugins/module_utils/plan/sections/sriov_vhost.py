@@ -521,6 +521,8 @@ def build(context, options):
                "acpi_tables": iommu_facts.get("acpi_tables") or []},
         vfio_ready=bool(iommu_ready and (iommu_facts.get("interrupt_remapping") is not False
                                          or options["allow_unsafe_interrupts"])),
+        modules=([{"name": "vhost_net"}] if options["vhost_net"] else [])
+        + ([{"name": "vfio-pci"}] if any_vfio else []),
         vhost={"load": bool(options["vhost_net"]),
                "loaded": vhost_facts.get("vhost_net_loaded"),
                "devices": {"/dev/vhost-net": vhost_facts.get("dev_vhost_net"),
