@@ -14,7 +14,7 @@ short_description: Bring SR-IOV virtual functions of the running kernel to the p
 version_added: 0.3.0
 description:
   - For each physical function of O(pfs) (the C(pfs) of C(kvm_host_plan.sriov_vhost)), in
-    this order: C(sriov_drivers_autoprobe) V(0) when VFs go to guests; C(sriov_numvfs),
+    this order - C(sriov_drivers_autoprobe) V(0) when VFs go to guests; C(sriov_numvfs),
     writing V(0) first when changing between two non-zero counts (the kernel refuses that
     change with EBUSY); per VF C(driver_override), an unbind from another driver and a
     probe through C(/sys/bus/pci/drivers_probe), the driver read back; then the per-VF
