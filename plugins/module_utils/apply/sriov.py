@@ -146,6 +146,15 @@ def _pf_facts(reader, address):
     return None
 
 
+def _recorder(entry, reader, writer, check_mode):
+    """A write(path, value) that records into ``entry`` and writes unless in check mode."""
+    def write(path, value):
+        entry["writes"].append([path, value])
+        if not check_mode:
+            writer(reader.path(path), value)
+    return write
+
+
 def apply(pfs, root="/", check_mode=False, vfio_ready=True, settings=True, writer=None, run=None,
           load_module=None):
     """Bring every PF of ``pfs`` (the section's ``pfs``) to the plan. Returns
@@ -166,10 +175,7 @@ def apply(pfs, root="/", check_mode=False, vfio_ready=True, settings=True, write
                  "writes": [], "commands": [], "skipped": []}
         report.append(entry)
 
-        def write(path, value, entry=entry):
-            entry["writes"].append([path, value])
-            if not check_mode:
-                writer(reader.path(path), value)
+        write = _recorder(entry, reader, writer, check_mode)
 
         numvfs = numvfs_writes(pf.get("numvfs") or 0, wanted["numvfs"])
         if numvfs and pf.get("numvfs"):

@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import os
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 IOMMU_GROUPS = "/sys/kernel/iommu_groups"
 PCI_DEVICES = "/sys/bus/pci/devices"
