@@ -421,6 +421,13 @@ def build(context, options):
                                    else "VF(s) %s are open through /dev/vfio" % ", ".join(opened),
                                    "them" if holders else "the process using them"))
         vfs_out = []
+        listed = set(vf["index"] for vf in item["vfs"])
+        if autoprobe is False:
+            # with autoprobe off a VF binds only through its driver_override: the VFs not
+            # listed stay with the host (the PF's VF driver), as the kernel would have had them
+            item["vfs"] = sorted(item["vfs"] + [
+                {"index": index, "settings": {}, "bind": None, "where": "%s (VF %d)" % (item["where"], index)}
+                for index in range(numvfs) if index not in listed], key=lambda vf: vf["index"])
         for vf in item["vfs"]:
             seen = item["current_vfs"].get(vf["index"]) if current == numvfs or vf["index"] < current else None
             if vf["bind"] == "vfio-pci":

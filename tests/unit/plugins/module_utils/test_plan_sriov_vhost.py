@@ -84,7 +84,9 @@ def test_lab_policy_link_file_vfs_mac_vlan_and_naming_kept():
     assert lines[second + 1:second + 4] == ["MACAddress=52:54:00:00:10:01", "MACSpoofCheck=yes", "Trust=no"]
     pf = result["pfs"][0]
     assert pf["numvfs"] == 4 and pf["reset_first"] is False and pf["autoprobe"] is False
-    assert [v["driver_override"] for v in pf["vfs"]] == ["vfio-pci", "vfio-pci", "igbvf"]
+    # VF 3 is not listed: with autoprobe off it still needs its override to bind to igbvf
+    assert [v["driver_override"] for v in pf["vfs"]] == ["vfio-pci", "vfio-pci", "igbvf", "igbvf"]
+    assert pf["vfs"][3]["settings"] == {} and pf["vfs"][3]["address"] == "0000:02:10.3"
     assert pf["vfs"][2]["settings"] == {"mac": "52:54:00:00:10:02", "max_tx_rate": 100}
     assert result["sysfs"]["/sys/bus/pci/devices/%s/sriov_numvfs" % PF] == "4"
     assert result["sysfs"]["/sys/bus/pci/devices/%s/sriov_drivers_autoprobe" % PF] == "0"
@@ -100,7 +102,8 @@ def test_udev_rules_autoprobe_off_bind_by_address_and_rates():
                                'ATTR{driver_override}="vfio-pci", RUN{builtin}+="kmod load vfio-pci"')
     assert "drivers_probe" in rules[1] and "$$d/driver/unbind" in rules[1]
     assert 'KERNEL=="0000:02:10.2", ATTR{driver_override}="igbvf"' in rules[3]
-    assert rules[4] == ('ACTION=="add", SUBSYSTEM=="net", KERNELS=="0000:01:00.0", '
+    assert 'KERNEL=="0000:02:10.3", ATTR{driver_override}="igbvf"' in rules[4]
+    assert rules[5] == ('ACTION=="add", SUBSYSTEM=="net", KERNELS=="0000:01:00.0", '
                         'RUN+="/sbin/ip link set dev $name vf 2 max_tx_rate 100"')
     assert body(result["files"]["/etc/modules-load.d/kvmops-vfio.conf"]) == ["vfio-pci"]
 
@@ -108,7 +111,7 @@ def test_udev_rules_autoprobe_off_bind_by_address_and_rates():
 def test_vf_addresses_unknown_until_the_vfs_exist_are_warned_about():
     result = plan(host(numvfs=0), {}, sections={"sriov_vhost": {"pfs": LAB_PFS}})
     section = result["sriov_vhost"]
-    assert [v["address"] for v in section["pfs"][0]["vfs"]] == [None, None, None]
+    assert [v["address"] for v in section["pfs"][0]["vfs"]] == [None, None, None, None]
     assert "KERNEL==\"0000:02" not in section["files"][RULES]
     assert any("written once the VFs exist" in w for w in result["warnings"])
 
