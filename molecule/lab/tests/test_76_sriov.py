@@ -3,8 +3,10 @@
 The lab host has one igb PF (QEMU's igb, an emulated 82576 with sriov_totalvfs 7, on its own
 PCIe root port) and an intel-iommu with interrupt remapping. molecule/lab/vars/policy.yml
 asks for 4 VFs on the PF matched by its driver (never its interface name), VF 0 and 1 bound
-to vfio-pci, VF 0 on VLAN 100, MACs on VFs 0-2 (the values in POLICY below, worked out by
-hand, not by the planner). Not run by the unit tests: molecule/lab only.
+to vfio-pci, VF 0 on VLAN 100, MACs on VFs 0-2, VF 2 with the host (igbvf) and VF 3 in the
+libvirt hostdev network sriov-pool (unbound until a guest takes it: libvirt binds it). The
+expected values below are worked out by hand from that policy, not by the planner. Not run
+by the unit tests: molecule/lab only.
 
 Order matters: the count-change refusal starts a guest that holds VF 1, the check-mode run
 and the reboot come last.
@@ -30,6 +32,8 @@ VFIO = (0, 1)
 LINK_GLOB = "/etc/systemd/network/10-kvmops-sriov-*.link"
 RULES = "/etc/udev/rules.d/90-kvmops-sriov.rules"
 DOMAIN = "lab-sriov"
+POOL = "sriov-pool"
+POOL_VFS = (3,)
 
 
 def pf_address(host):
@@ -85,9 +89,13 @@ def test_vfs_count_and_binding(host):
     assert numvfs(host, address) == NUMVFS
     assert host.file("/sys/bus/pci/devices/%s/sriov_drivers_autoprobe" % address).content_string.strip() == "0"
     for index in range(NUMVFS):
+        override = host.file("/sys/bus/pci/devices/%s/virtfn%d/driver_override" % (address, index))
+        if index in POOL_VFS:  # left to libvirt: no driver until a guest takes it
+            assert not host.file("/sys/bus/pci/devices/%s/virtfn%d/driver" % (address, index)).exists
+            assert override.content_string.strip() in ("", "(null)")
+            continue
         expected = "vfio-pci" if index in VFIO else "igbvf"
         assert vf_driver(host, address, index) == expected, index
-        override = host.file("/sys/bus/pci/devices/%s/virtfn%d/driver_override" % (address, index))
         assert override.content_string.strip() == expected
 
 
@@ -118,6 +126,18 @@ def test_link_file_and_udev_rules(host):
         assert 'KERNEL=="%s", ATTR{driver_override}="vfio-pci"' % vf_address(host, address, index) in rules
 
 
+def test_hostdev_network_lists_the_pool_vfs(host):
+    address = pf_address(host)
+    xml = host.check_output("virsh -c qemu:///system net-dumpxml %s", POOL)
+    assert "mode='hostdev'" in xml and "managed='yes'" in xml
+    for index in POOL_VFS:
+        domain, bus, slot_function = vf_address(host, address, index).split(":")
+        slot, function = slot_function.split(".")
+        assert "bus='0x%s' slot='0x%s' function='0x%s'" % (bus, slot, function) in xml, xml
+    info = host.check_output("virsh -c qemu:///system net-info %s", POOL)
+    assert re.search(r"Active:\s+yes", info) and re.search(r"Autostart:\s+yes", info)
+
+
 def test_iommu_on_and_interrupts_remapped(host):
     assert "intel_iommu=on" in host.file("/proc/cmdline").content_string.split()
     assert host.check_output("ls /sys/kernel/iommu_groups").split()
@@ -141,7 +161,9 @@ def test_second_run_changes_nothing(tmp_path):
 def test_check_mode_writes_nothing(host, tmp_path):
     address = pf_address(host)
     policy = yaml.safe_load((SCENARIO / "vars" / "policy.yml").read_text())
-    pfs = [dict(pf, numvfs=3, vfs=[vf for vf in pf["vfs"] if vf["index"] < 3]) for pf in policy["sriov_vhost_pfs"]]
+    pfs = [dict((key, value) for key, value in pf.items() if key != "network") for pf in policy["sriov_vhost_pfs"]]
+    for pf in pfs:
+        pf.update(numvfs=3, vfs=[vf for vf in pf["vfs"] if vf["index"] < 3])
     before = host.file(RULES).content_string
     proc = run_role(tmp_path, {"sriov_vhost_pfs": pfs}, check=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -170,7 +192,9 @@ def test_count_change_refused_while_a_guest_holds_a_vf(host, tmp_path):
         started = host.run("virsh start %s", DOMAIN)
         assert started.rc == 0, "the guest holding VF 1 did not start: %s" % (started.stderr or started.stdout)
         policy = yaml.safe_load((SCENARIO / "vars" / "policy.yml").read_text())
-        pfs = [dict(pf, numvfs=3, vfs=[v for v in pf["vfs"] if v["index"] < 3]) for pf in policy["sriov_vhost_pfs"]]
+        pfs = [dict(pf, numvfs=3, vfs=[v for v in pf["vfs"] if v["index"] < 2]) for pf in policy["sriov_vhost_pfs"]]
+        for pf in pfs:
+            pf.pop("network", None)
         proc = run_role(tmp_path, {"sriov_vhost_pfs": pfs})
         output = " ".join((proc.stdout + proc.stderr).split())
         assert proc.returncode != 0 and DOMAIN in output and "sriov_vhost_pfs" in output, output[-3000:]
@@ -211,4 +235,5 @@ def test_after_a_reboot_the_vfs_come_back(host, lab):
     test_vfs_count_and_binding(host)
     test_vf_mac_and_vlan_in_ip_link(host)
     test_iommu_on_and_interrupts_remapped(host)
+    test_hostdev_network_lists_the_pool_vfs(host)
     assert host.file("/sys/module/vhost_net").is_directory

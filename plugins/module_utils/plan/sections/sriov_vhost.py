@@ -69,7 +69,11 @@ OPTIONS = dict(
 # The .link file's [SR-IOV] keys since systemd 251 (systemd.link(5)).
 LINK_SRIOV_SINCE = 251
 
-PF_KEYS = ("address", "mac", "driver", "numvfs", "vfs")
+PF_KEYS = ("address", "mac", "driver", "numvfs", "vfs", "network")
+# A VF handed out by a libvirt hostdev network gets MAC/VLAN/binding from libvirt at guest
+# start (formatnetwork.html, <forward mode='hostdev' managed='yes'>): none of ours.
+NETWORK_KEYS = ("name", "vfs")
+_NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 VF_KEYS = ("index", "mac", "vlan", "qos", "spoofchk", "trust", "max_tx_rate", "min_tx_rate",
            "link_state", "driver")
 # ip-link(8) words per setting, in the order ip link takes them
@@ -303,6 +307,41 @@ def _udev_lines(pf, autoprobe, vfs):
     return lines
 
 
+def _network(entry, where, numvfs, vfs):
+    """The validated ``network`` of a PF entry: (name, [VF indexes]) or None."""
+    network = entry.get("network")
+    if network is None:
+        return None
+    if not isinstance(network, dict) or sorted(set(network) - set(NETWORK_KEYS)):
+        raise PlanError(_var("pfs"), "%s.network: a mapping of name and vfs (VF indexes), got %r" % (where, network))
+    name = network.get("name")
+    if not isinstance(name, str) or not _NETWORK_NAME.match(name):
+        raise PlanError(_var("pfs"), "%s.network: name must be a libvirt network name, got %r" % (where, name))
+    indexes = network.get("vfs")
+    if not isinstance(indexes, list) or not indexes or any(not is_int(i) or not 0 <= i < numvfs for i in indexes) \
+            or len(set(indexes)) != len(indexes):
+        raise PlanError(_var("pfs"), "%s.network: vfs must be distinct VF indexes from 0 to %d, got %r"
+                        % (where, numvfs - 1, indexes))
+    for vf in vfs:
+        if vf["index"] in indexes and (vf["settings"] or vf["bind"]):
+            raise PlanError(_var("pfs"), "%s: VF %d is in the libvirt network %s, which sets its MAC, VLAN and "
+                                         "driver at guest start: give it no settings nor driver"
+                            % (vf["where"], vf["index"], name))
+    return name, sorted(indexes)
+
+
+def network_xml(name, addresses):
+    """A libvirt hostdev network (pool) of these VF addresses (formatnetwork.html)."""
+    lines = ["<network>", "  <name>%s</name>" % name, "  <forward mode='hostdev' managed='yes'>"]
+    for address in addresses:
+        domain, bus, slot_function = address.split(":")
+        slot, function = slot_function.split(".")
+        lines.append("    <address type='pci' domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/>"
+                     % (domain, bus, slot, function))
+    lines += ["  </forward>", "</network>"]
+    return "\n".join(lines) + "\n"
+
+
 def _iommu_ready(facts):
     iommu = facts.get("iommu") if isinstance(facts.get("iommu"), dict) else {}
     return bool(iommu.get("enabled")) and bool(iommu.get("groups"))
@@ -368,7 +407,10 @@ def build(context, options):
             any_vfio = any_vfio or bind == "vfio-pci"
             vfs.append({"index": index, "settings": settings, "bind": bind, "where": vf_where})
         vfs.sort(key=lambda item: item["index"])
-        pfs_plan.append({"entry": entry, "pf": pf, "numvfs": numvfs, "current": current,
+        network = _network(entry, where, numvfs, vfs)
+        if network:
+            any_vfio = True  # libvirt binds the pool's VFs to vfio-pci at guest start
+        pfs_plan.append({"entry": entry, "pf": pf, "numvfs": numvfs, "current": current, "network": network,
                          "current_vfs": current_vfs, "vfs": vfs, "where": where})
 
     # IOMMU: the policy's variables (kvmops_plan_iommu, kvmops_plan_iommu_passthrough)
@@ -399,13 +441,15 @@ def build(context, options):
     udev = []
     sysfs = {}
     pf_sections = []
+    networks = []
     planned_addresses = set()
     for item in pfs_plan:
         pf, entry, numvfs, current = item["pf"], item["entry"], item["numvfs"], item["current"]
         address = pf["address"]
         planned_addresses.add(address)
         driver = pf.get("driver")
-        vfio_here = any(vf["bind"] == "vfio-pci" for vf in item["vfs"])
+        pooled = set(item["network"][1]) if item["network"] else set()
+        vfio_here = any(vf["bind"] == "vfio-pci" for vf in item["vfs"]) or bool(pooled)
         autoprobe = False if vfio_here else None
         # refuse before anything changes: a count change removes every VF, and a rebind
         # takes a device from its driver
@@ -430,7 +474,9 @@ def build(context, options):
                 for index in range(numvfs) if index not in listed], key=lambda vf: vf["index"])
         for vf in item["vfs"]:
             seen = item["current_vfs"].get(vf["index"]) if current == numvfs or vf["index"] < current else None
-            if vf["bind"] == "vfio-pci":
+            if vf["index"] in pooled:
+                override = None  # libvirt (managed='yes') binds it at guest start, and back after
+            elif vf["bind"] == "vfio-pci":
                 override = "vfio-pci"
             elif vf["bind"] == "host" or (vf["bind"] is None and autoprobe is False):
                 override = VF_DRIVERS.get(driver)
@@ -465,6 +511,15 @@ def build(context, options):
                 sysfs["%s/virtfn%d/driver_override" % (base, vf["index"])] = vf["driver_override"]
         files[link_path(options["link_dir"], address)] = _link_text(pf, entry, numvfs, vfs_out) if numvfs else None
         udev += _udev_lines(pf, autoprobe, vfs_out)
+        if item["network"]:
+            name, indexes = item["network"]
+            addresses = [vf["address"] for vf in vfs_out if vf["index"] in indexes]
+            if len(addresses) == len(indexes) and all(addresses):
+                networks.append({"name": name, "pf": address, "addresses": addresses,
+                                 "xml": network_xml(name, addresses)})
+            else:
+                context.warnings.append("sriov_vhost: the libvirt network %s lists VF addresses, known once the "
+                                        "VFs of %s exist (the role plans again after creating them)" % (name, address))
         pf_sections.append({
             "address": address,
             "name": pf.get("name"),
@@ -523,6 +578,7 @@ def build(context, options):
         sysfs=sysfs,
         boot_sysfs=boot_sysfs,
         pfs=pf_sections,
+        networks=networks,
         iommu={"kernel_args": bool(kernel_args), "active": iommu_ready,
                "interrupt_remapping": iommu_facts.get("interrupt_remapping"),
                "acpi_tables": iommu_facts.get("acpi_tables") or []},

@@ -214,3 +214,39 @@ def test_plan_is_pure():
     before = copy.deepcopy(facts)
     assert sriov({"pfs": LAB_PFS}, facts) == sriov({"pfs": copy.deepcopy(LAB_PFS)}, copy.deepcopy(facts))
     assert facts == before
+
+
+POOL_PFS = [{"driver": "igb", "numvfs": 4, "network": {"name": "sriov-pool", "vfs": [2, 3]}, "vfs": [
+    {"index": 0, "mac": "52:54:00:00:10:00", "driver": "vfio-pci"}]}]
+
+
+def test_hostdev_network_of_vfs_by_address_left_to_libvirt():
+    section = sriov({"pfs": POOL_PFS}, host(numvfs=4))
+    assert section["networks"] == [{
+        "name": "sriov-pool", "pf": PF, "addresses": ["0000:02:10.2", "0000:02:10.3"],
+        "xml": "<network>\n  <name>sriov-pool</name>\n  <forward mode='hostdev' managed='yes'>\n"
+               "    <address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x2'/>\n"
+               "    <address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x3'/>\n"
+               "  </forward>\n</network>\n"}]
+    pf = section["pfs"][0]
+    # libvirt binds the pool's VFs at guest start: no override of ours, VF 1 stays with the host
+    assert [vf["driver_override"] for vf in pf["vfs"]] == ["vfio-pci", "igbvf", None, None]
+    assert section["kernel_args"] == [["intel_iommu", "on"]]
+
+
+def test_hostdev_network_waits_for_the_vf_addresses():
+    result = plan(host(numvfs=0), {}, sections={"sriov_vhost": {"pfs": POOL_PFS}})
+    assert result["sriov_vhost"]["networks"] == []
+    assert any("sriov-pool" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize("network, text", [
+    ({"name": "sriov pool", "vfs": [2]}, "libvirt network name"),
+    ({"name": "pool", "vfs": [4]}, "from 0 to 3"),
+    ({"name": "pool", "vfs": []}, "from 0 to 3"),
+    ({"name": "pool", "vfs": [0]}, "no settings nor driver"),
+    ({"name": "pool", "vfs": [2], "bridge": "x"}, "a mapping of name and vfs"),
+])
+def test_bad_hostdev_network_refused(network, text):
+    with pytest.raises(PlanError, match="^sriov_vhost_pfs: .*%s" % text):
+        sriov({"pfs": [dict(POOL_PFS[0], network=network)]}, host(numvfs=4))
