@@ -30,8 +30,8 @@ def forward(xml_text):
     addresses = []
     for address in element.findall("address"):
         try:
-            addresses.append("%04x:%02x:%02x.%x" % tuple(int(address.get(key) or "0", 0)
-                                                          for key in ("domain", "bus", "slot", "function")))
+            parts = tuple(int(address.get(key) or "0", 0) for key in ("domain", "bus", "slot", "function"))
+            addresses.append("%04x:%02x:%02x.%x" % parts)
         except ValueError:
             raise NetworkError("malformed PCI address in the network's forward element")
     return element.get("mode"), element.get("managed"), sorted(addresses)
