@@ -34,8 +34,10 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 # The kvm_host parts the planner and its sections read (each is the gather_subset of the
 # same name of kvm_host_facts).
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
-# Parts only some sections read: kvm_host key -> gather_subset, per section.
-SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu"))}
+# Parts only some sections read, gathered when that section is asked for:
+# kvm_host key -> gather_subset, per section.
+SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
+                     "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost"))}
 POLICY_PREFIX = "kvmops_plan_"
 
 
@@ -64,7 +66,7 @@ def policy_from_vars(args, task_vars):
     """Task options, else the kvmops_plan_<option> variables (unset ones are left out)."""
     policy = dict(args)
     for name in ARGUMENT_SPEC:
-        if name in ("facts", "sections") or name in policy:
+        if name in ("facts", "sections", "refresh") or name in policy:
             continue
         value = (task_vars or {}).get(POLICY_PREFIX + name)
         if value is not None:
@@ -101,8 +103,9 @@ class ActionModule(ActionBase):
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
         sections = args.get("sections")
+        refresh = list(args.get("refresh") or [])
         earlier = existing_plan(task_vars)
-        if sections is not None and earlier is not None and all(
+        if sections is not None and earlier is not None and not refresh and all(
                 isinstance(earlier.get(name), dict) for name in sections):
             result["changed"] = False
             result["ansible_facts"] = {"kvm_host_plan": earlier}
@@ -113,11 +116,13 @@ class ActionModule(ActionBase):
         if args.get("facts") is None and missing:
             gathered = self.gather(missing, task_vars)
             facts = new_facts = dict(gathered, **(facts or {}))
+        if args.get("facts") is None and refresh:
+            facts = new_facts = dict(facts or {}, **self.gather(refresh, task_vars))
         if not facts:
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "
                 "or pass them in the facts option")
-        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections"))
+        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections", "refresh"))
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections)
         except PlanError as exc:

@@ -140,6 +140,8 @@ options:
     description:
       - Add the IOMMU kernel arguments for the CPU vendor (C(intel_iommu=on) on Intel; nothing
         on AMD, whose IOMMU driver is on by default).
+      - Since 0.3.0 in the C(sriov_vhost) section (owner C(sriov_vhost)), as the default of
+        C(sriov_vhost_iommu); the C(iommu) section stays empty.
     type: bool
     default: false
   iommu_passthrough:
@@ -189,9 +191,19 @@ options:
         the defaults. Each section
         holds everything its role writes (kernel arguments, sysctls, sysfs attributes, files,
         lines, mounts) in the shape of C(docs/contracts.md).
-      - Known sections are C(numa_pinning), C(hugepages), C(sysctl_net) and C(iommu); an option
-        error names the role variable (C(hugepages_swappiness)).
+      - Known sections are C(numa_pinning), C(hugepages), C(sysctl_net), C(iommu) (always empty
+        since 0.3.0), C(zfs_storage), C(nvme_queues) and C(sriov_vhost); an option error names
+        the role variable (C(hugepages_swappiness)).
     type: dict
+  refresh:
+    description:
+      - C(kvm_host) parts (C(gather_subset) names of M(kvmops.hypervisor.kvm_host_facts)) to
+        gather afresh even when present; the sections in O(sections) are then recomputed
+        instead of returned from an earlier plan. The C(sriov_vhost) role uses it after
+        creating VFs, whose PCI addresses its udev rules need.
+    type: list
+    elements: str
+    default: []
 attributes:
   action:
     description: Runs as an action plugin on the controller.

@@ -39,9 +39,9 @@ options:
       - V(all) adds every part; C(!name) excludes one; a list of only exclusions starts
         from V(all). Unknown names fail the task.
       - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
-        V(zfs), V(libvirt), V(qemu) (running QEMU processes), V(daemons) (ksmtuned, ksm,
-        libvirtd and virtqemud units and the libvirt daemon serving QEMU), V(security) (LSMs,
-        kdump, hardening sysctls, image storage)."
+        V(vhost) (vhost-net module and device nodes), V(zfs), V(libvirt), V(qemu) (running QEMU processes),
+        V(daemons) (ksmtuned, ksm, libvirtd and virtqemud units and the libvirt daemon serving QEMU),
+        V(security) (LSMs, kdump, hardening sysctls, image storage)."
     type: list
     elements: str
     default: [all]
@@ -150,7 +150,11 @@ ansible_facts:
           returned: when gathered
           type: dict
         iommu:
-          description: enabled, units, groups (count), group_devices (group id to PCI addresses), domain_types.
+          description:
+            - enabled, units, groups (count), group_devices (group id to PCI addresses), domain_types,
+              acpi_tables (DMAR, IVRS present), interrupt_remapping (IR- chips in /proc/interrupts;
+              null when it cannot tell), allow_unsafe_interrupts (vfio_iommu_type1 parameter, null
+              when the module is not loaded).
           returned: when gathered
           type: dict
         nvme:
@@ -170,11 +174,17 @@ ansible_facts:
           elements: dict
         sriov:
           description:
-            - Physical functions with name, address, netdevs, driver, numa_node, vendor,
-              device, totalvfs, numvfs and vfs (index, address, driver, netdev).
+            - Physical functions with name, address, netdevs, mac, driver, numa_node, vendor,
+              device, totalvfs, numvfs, autoprobe (sriov_drivers_autoprobe), iommu_group and vfs
+              (index, address, driver, driver_override, netdev, iommu_group, domain (the running
+              libvirt guest holding it), vfio_open (its /dev/vfio group open by a process)).
           returned: when gathered
           type: list
           elements: dict
+        vhost:
+          description: vhost_net_loaded, experimental_zcopytx, dev_vhost_net, dev_net_tun, tun_loaded.
+          returned: when gathered
+          type: dict
         zfs:
           description: present, pools, arc (max, min, size, target in bytes) and module parameters.
           returned: when gathered

@@ -15,6 +15,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.daemons im
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.devices import (
     gather_iommu,
     gather_sriov,
+    gather_vhost,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.kernel import gather_kernel
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory import gather_memory
@@ -31,7 +32,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs imp
 # subset name -> key in kvm_host
 SUBSETS = (
     ("cpu", "cpu"), ("numa", "numa"), ("memory", "memory"), ("kernel", "kernel"),
-    ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("zfs", "zfs"),
+    ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("vhost", "vhost"), ("zfs", "zfs"),
     ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
     ("security", "security"),
 )
@@ -101,6 +102,7 @@ def gather(reader, subsets=None):
         "iommu": lambda: gather_iommu(reader),
         "nvme": lambda: gather_nvme(reader),
         "sriov": lambda: gather_sriov(reader),
+        "vhost": lambda: gather_vhost(reader),
         "zfs": lambda: gather_zfs(reader),
         "libvirt": lambda: gather_libvirt(reader),
         "qemu": lambda: gather_qemu(reader),

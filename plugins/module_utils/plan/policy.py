@@ -47,6 +47,8 @@ ARGUMENT_SPEC = dict(
     iommu_passthrough=dict(type="bool", default=False),
     guests=dict(type="list", elements="dict", default=[], options=GUEST_OPTIONS),
     sections=dict(type="dict"),
+    # kvm_host parts gathered afresh (the sections asked for are then recomputed)
+    refresh=dict(type="list", elements="str", default=[]),
 )
 
 MUTUALLY_EXCLUSIVE = [["hugepages_percent", "hugepages_per_node"]]

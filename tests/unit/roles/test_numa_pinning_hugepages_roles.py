@@ -14,8 +14,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy impo
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "seccomp_sandbox", "reboot")
-APPLYING = ("numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "seccomp_sandbox")
+ROLES = ("plan", "numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "sriov_vhost", "seccomp_sandbox",
+         "reboot")
+APPLYING = ("numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "sriov_vhost", "seccomp_sandbox")
 
 
 def load(role, *parts):
@@ -122,12 +123,15 @@ def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
     sections["nvme_queues"] = {"poll_queues": 1}
     result = plan(facts, policy, sections=sections)
     with_args = sorted(name for name in SECTIONS if result[name]["kernel_args"])
-    assert with_args == ["hugepages", "iommu", "numa_pinning", "nvme_queues"]
+    assert with_args == ["hugepages", "numa_pinning", "nvme_queues", "sriov_vhost"]
     for name, module in SECTIONS.items():
         tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
         owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks
                   if "kvmops.hypervisor.kernel_cmdline" in task]
-        assert owners == ([name] if name in with_args else []), (name, module.ROLE, owners)
+        # the plan role keeps applying its (now empty) iommu section: it takes the IOMMU
+        # arguments back from the old owner iommu, now that sriov_vhost owns them
+        expected = [name] if name in with_args or name == "iommu" else []
+        assert owners == expected, (name, module.ROLE, owners)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -149,7 +153,7 @@ def test_choices_in_readme_match_spec(role):
 def test_plan_role_documents_every_policy_variable():
     """host_plan reads kvmops_plan_<option> for every policy option; the plan role's spec
     documents (and site.yml validates) each of them."""
-    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections"))
+    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh"))
     assert policy <= set(spec("plan"))
 
 

@@ -21,6 +21,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     numa_pinning,
     nvme_queues,
     seccomp_sandbox,
+    sriov_vhost,
     sysctl_net,
     zfs_storage,
 )
@@ -33,6 +34,7 @@ SECTIONS = {
     "zfs_storage": zfs_storage,
     "nvme_queues": nvme_queues,
     "seccomp_sandbox": seccomp_sandbox,
+    "sriov_vhost": sriov_vhost,
 }
 
 

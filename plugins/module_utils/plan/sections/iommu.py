@@ -1,15 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Section ``iommu``: the IOMMU kernel arguments of the policy (kvmops_plan_iommu,
-kvmops_plan_iommu_passthrough). Applied by the plan role until the SR-IOV/vhost role,
-which needs them, owns them."""
+"""Section ``iommu``: formerly the IOMMU kernel arguments of the policy, applied by the
+plan role (owner ``iommu``). They moved to the ``sriov_vhost`` section (owner
+``sriov_vhost``, variables ``sriov_vhost_iommu`` and ``sriov_vhost_iommu_passthrough``,
+which fall back to ``kvmops_plan_iommu`` and ``kvmops_plan_iommu_passthrough``). This
+section stays, always empty, so the plan role's ``kernel_cmdline`` (owner ``iommu``) takes
+its arguments back on hosts that had them and no two owners hold ``intel_iommu``."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.kernel_args import iommu_args
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import section
 
 ROLE = "plan"
@@ -18,4 +20,9 @@ OPTIONS = {}
 
 
 def build(context, options):
-    return section(kernel_args=iommu_args(context.topo, context.policy, context.warnings))
+    if context.policy.get("iommu") or context.policy.get("iommu_passthrough"):
+        context.warnings.append(
+            "iommu: kvmops_plan_iommu/kvmops_plan_iommu_passthrough are applied by the sriov_vhost role now "
+            "(owner sriov_vhost; set sriov_vhost_iommu / sriov_vhost_iommu_passthrough instead): the plan role "
+            "no longer writes IOMMU arguments")
+    return section()

@@ -158,3 +158,39 @@ def test_bad_options_fail_with_one_message_naming_the_option(args, text):
     with pytest.raises(AnsibleActionFail, match=text) as caught:
         make_action(args).run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
     assert len(str(caught.value.message).strip().splitlines()) == 1
+
+
+def test_sriov_section_gathers_its_parts_and_refresh_recomputes():
+    """The sriov_vhost section needs iommu, sriov and vhost (gathered only when it is asked
+    for); refresh gathers the named parts again and recomputes the section although the plan
+    already has it (the role does so after creating VFs, whose addresses it then needs)."""
+    pf = {"name": "enp1s0", "address": "0000:01:00.0", "netdevs": ["enp1s0"], "mac": "52:54:00:12:34:57",
+          "driver": "igb", "totalvfs": 7, "numvfs": 0, "autoprobe": True, "vfs": []}
+    made = dict(pf, numvfs=1, vfs=[{"index": 0, "address": "0000:01:10.0", "driver": "vfio-pci",
+                                    "driver_override": "vfio-pci", "domain": None, "vfio_open": False}])
+    parts = {"iommu": {"enabled": True, "groups": 9, "interrupt_remapping": True}, "sriov": [pf],
+             "vhost": {"vhost_net_loaded": True}}
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(module_args["gather_subset"])
+        return {"ansible_facts": {"kvm_host": dict((key, parts[key]) for key in module_args["gather_subset"])}}
+    options = {"pfs": [{"driver": "igb", "numvfs": 1, "vfs": [{"index": 0, "driver": "vfio-pci"}]}]}
+    action = make_action({"sections": {"sriov_vhost": options}})
+    action._execute_module = execute_module
+    first = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
+    assert calls == [["iommu", "sriov", "vhost"]]
+    plan = first["ansible_facts"]["kvm_host_plan"]
+    assert plan["sriov_vhost"]["pfs"][0]["vfs"][0]["address"] is None
+    parts["sriov"] = [made]
+    again = make_action({"sections": {"sriov_vhost": options}, "refresh": ["sriov"]})
+    again._execute_module = execute_module
+    second = again.run(task_vars={"ansible_facts": {"kvm_host": first["ansible_facts"]["kvm_host"]},
+                                  "kvm_host_plan": plan})
+    assert calls[-1] == ["sriov"]
+    assert second["ansible_facts"]["kvm_host"]["sriov"] == [made]
+    assert second["ansible_facts"]["kvm_host_plan"]["sriov_vhost"]["pfs"][0]["vfs"][0]["address"] == "0000:01:10.0"
+    # without refresh the plan computed earlier is returned as it is
+    same = make_action({"sections": {"sriov_vhost": options}})
+    same._execute_module = MagicMock(side_effect=AssertionError("gathered"))
+    assert same.run(task_vars={"kvm_host_plan": plan})["ansible_facts"]["kvm_host_plan"] is plan

@@ -44,7 +44,7 @@ def test_only_requested_parts_are_read(tmp_path):
     facts = kvm_host_facts(str(tmp_path), ["numa"])
     assert set(facts) == {"numa", "warnings"}
     facts = kvm_host_facts(str(tmp_path), ["!qemu"])
-    assert set(facts) == {"cpu", "numa", "memory", "kernel", "iommu", "nvme", "sriov", "zfs",
+    assert set(facts) == {"cpu", "numa", "memory", "kernel", "iommu", "nvme", "sriov", "vhost", "zfs",
                           "libvirt", "daemons", "security", "warnings"}
 
 

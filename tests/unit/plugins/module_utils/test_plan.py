@@ -392,14 +392,19 @@ def test_same_input_same_plan():
 
 
 def test_iommu_arguments_by_vendor():
-    intel = plan(make_facts(sockets=1, cores=2, smt=1), {"iommu": True, "iommu_passthrough": True})
-    assert args(intel, "iommu") == [("intel_iommu", "on"), ("iommu", "pt")]
-    amd = plan(make_facts(sockets=1, cores=2, smt=1, vendor="AuthenticAMD"), {"iommu": True})
-    assert args(amd, "iommu") == []
-    other = plan(make_facts(sockets=1, cores=2, smt=1, vendor="Weird"), {"iommu": True})
+    """The policy's iommu options now feed the sriov_vhost section (owner sriov_vhost); the
+    plan's own iommu section stays empty and says where they went."""
+    sections = {"iommu": {}, "sriov_vhost": {}}
+    intel = plan(make_facts(sockets=1, cores=2, smt=1), {"iommu": True, "iommu_passthrough": True}, sections=sections)
+    assert args(intel, "sriov_vhost") == [("intel_iommu", "on"), ("iommu", "pt")]
+    assert args(intel, "iommu") == []
+    assert any("sriov_vhost_iommu" in w for w in intel["warnings"])
+    amd = plan(make_facts(sockets=1, cores=2, smt=1, vendor="AuthenticAMD"), {"iommu": True}, sections=sections)
+    assert args(amd, "sriov_vhost") == []
+    other = plan(make_facts(sockets=1, cores=2, smt=1, vendor="Weird"), {"iommu": True}, sections=sections)
     assert any("vendor" in w for w in other["warnings"])
-    off = plan(make_facts(sockets=1, cores=2, smt=1), {"iommu_passthrough": True})
-    assert args(off, "iommu") == []
+    off = plan(make_facts(sockets=1, cores=2, smt=1), {}, sections=sections)
+    assert args(off, "sriov_vhost") == [] and not any("sriov_vhost_iommu" in w for w in off["warnings"])
 
 
 # ----------------------------------------------------------------- bad input: one message naming the option

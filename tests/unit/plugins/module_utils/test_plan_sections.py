@@ -473,9 +473,15 @@ def test_ip_forward_in_overrides_is_refused_naming_the_variable():
     ("AuthenticAMD", True, [["iommu", "pt"]]),
 ])
 def test_iommu_arguments_by_vendor(vendor, passthrough, expected):
-    result = section("iommu", {}, {"iommu": True, "iommu_passthrough": passthrough}, host=facts(vendor=vendor))
+    """The policy's kvmops_plan_iommu* still work, through the sriov_vhost section; the role
+    variables win over them."""
+    result = section("sriov_vhost", {}, {"iommu": True, "iommu_passthrough": passthrough}, host=facts(vendor=vendor))
     assert result["kernel_args"] == expected
-    assert section("iommu", {}, {}, host=facts(vendor=vendor))["kernel_args"] == []
+    assert section("sriov_vhost", {}, {}, host=facts(vendor=vendor))["kernel_args"] == []
+    assert section("sriov_vhost", {"iommu": True, "iommu_passthrough": passthrough}, {},
+                   host=facts(vendor=vendor))["kernel_args"] == expected
+    assert section("sriov_vhost", {"iommu": False}, {"iommu": True}, host=facts(vendor=vendor))["kernel_args"] == []
+    assert section("iommu", {}, {"iommu": True}, host=facts(vendor=vendor))["kernel_args"] == []
 
 
 def test_unknown_section_is_refused():
