@@ -53,7 +53,7 @@ def test_kernel_isolated_cpus_as_planned(host):
 
 
 def test_one_grub_dropin_per_owner(host):
-    # iommu has none: its one argument, intel_iommu=on, is in the lab image's own drop-in.
+    # sriov_vhost has none: its one argument, intel_iommu=on, is in the lab image's own drop-in.
     for owner in ("numa_pinning", "hugepages"):
         assert host.file("/etc/default/grub.d/90-kvmops-%s.cfg" % owner).exists
 
@@ -159,7 +159,7 @@ def test_audit_reports_nothing_drifted(tmp_path):
     assert report["summary"]["applied"] >= 40
     items = set(row["item"] for row in report["rows"])
     # every section is audited item by item, the IOMMU arguments included
-    for item in ("iommu: intel_iommu=on", "numa_pinning: nohz_full=2-3", "hugepages: hugepages=0:16,1:80",
+    for item in ("sriov_vhost: intel_iommu=on", "numa_pinning: nohz_full=2-3", "hugepages: hugepages=0:16,1:80",
                  "/sys/devices/system/cpu/isolated", "kernel.numa_balancing", "net.core.somaxconn",
                  "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf",
                  "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)",

@@ -96,9 +96,11 @@ HARDENING = (
      "user (KSPP: 1; dev-sec)"),
     ("fs.protected_hardlinks", 1,
      "protected_hardlinks 1: no hard links to files the user cannot read and write (KSPP: 1; dev-sec)"),
-    ("fs.protected_fifos", 2,
-     "protected_fifos 2: no O_CREAT open of another user's FIFO in sticky directories, group-writable ones "
-     "too (KSPP: 2)"),
+    ("fs.protected_fifos", 1,
+     "protected_fifos 1: no O_CREAT open of another user's FIFO in world-writable sticky directories. "
+     "KSPP asks 2 (group-writable ones too), but systemd's /usr/lib/sysctl.d/99-protect-links.conf "
+     "(Debian 12 and 13) sets 1 and is read after this file, so 2 would not survive a boot; set 2 in "
+     "seccomp_sandbox_sysctl_overrides after masking that file"),
     ("fs.protected_regular", 2,
      "protected_regular 2: the same for regular files (KSPP: 2)"),
     ("fs.suid_dumpable", 0,

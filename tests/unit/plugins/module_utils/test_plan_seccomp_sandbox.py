@@ -203,7 +203,7 @@ def test_hardening_drop_in_on_the_lab_host():
     assert section["sysctl"]["values"] == {
         "kernel.kptr_restrict": "2", "kernel.dmesg_restrict": "1", "kernel.unprivileged_bpf_disabled": "1",
         "net.core.bpf_jit_harden": "2", "kernel.perf_event_paranoid": "3", "kernel.yama.ptrace_scope": "2",
-        "fs.protected_symlinks": "1", "fs.protected_hardlinks": "1", "fs.protected_fifos": "2",
+        "fs.protected_symlinks": "1", "fs.protected_hardlinks": "1", "fs.protected_fifos": "1",
         "fs.protected_regular": "2", "fs.suid_dumpable": "0", "kernel.randomize_va_space": "2",
         "kernel.sysrq": "176", "kernel.kexec_load_disabled": "1"}
     assert set(section["sysctl"]["sources"]) == set(section["sysctl"]["values"])
