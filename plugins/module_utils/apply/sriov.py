@@ -38,7 +38,8 @@ def parse_vfinfo(text):
     """{vf index: {mac, vlan, qos, spoofchk, trust, max_tx_rate, min_tx_rate, link_state}}
     from ``ip -d -j link show dev PF`` (iproute2 ip/ipaddress.c print_vfinfo: ``vf``,
     ``address``, ``vlan_list`` [{vlan, qos}] (or ``vlan``/``qos`` from older kernels),
-    ``max_tx_rate``, ``min_tx_rate``, ``spoofchk``, ``link_state``, ``trust``). A key the
+    ``max_tx_rate``, ``min_tx_rate`` or ``rate: {max_tx, min_tx}``, ``spoofchk``, ``link_state``,
+    ``trust``). A key the
     kernel did not report is left out."""
     try:
         links = json.loads(text)
@@ -67,6 +68,11 @@ def parse_vfinfo(text):
             for key in ("max_tx_rate", "min_tx_rate"):
                 if key in info:
                     vf[key] = int(info[key])
+            rate = info.get("rate")
+            if isinstance(rate, dict):  # iproute2 6.x: "rate": {"max_tx": N, "min_tx": N} (Mb/s)
+                for key, name in (("max_tx", "max_tx_rate"), ("min_tx", "min_tx_rate")):
+                    if key in rate and name not in vf:
+                        vf[name] = int(rate[key])
             if "max_tx_rate" not in vf and "tx_rate" in info:
                 vf["max_tx_rate"] = int(info["tx_rate"])
             for key in ("spoofchk", "trust"):

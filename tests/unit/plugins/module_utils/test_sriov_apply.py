@@ -202,3 +202,16 @@ def test_a_setting_the_driver_refuses_fails_naming_it(tmp_path):
                "vfs": [{"index": 1, "driver_override": None, "settings": {"link_state": "enable"}}]}]
     with pytest.raises(_sriov.SriovError, match="igb driver refuses link_state for VF 1"):
         _sriov.apply(wanted, root=str(tmp_path), writer=kernel, run=run)
+
+
+def test_parse_vfinfo_of_the_lab_igb_pf():
+    """Captured on the lab host (Debian 12, iproute2 6.1, QEMU igb, 4 VFs set by the lab
+    policy): rates come as "rate": {"max_tx", "min_tx"}, not max_tx_rate."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "ip", "igb-pf-4vfs.json")
+    with open(path) as handle:
+        vfs = _sriov.parse_vfinfo(handle.read())
+    assert sorted(vfs) == [0, 1, 2, 3]
+    assert vfs[0] == {"mac": "52:54:00:5a:00:00", "vlan": 100, "qos": 0, "max_tx_rate": 0, "min_tx_rate": 0,
+                      "spoofchk": True, "trust": False, "link_state": "auto"}
+    assert vfs[2]["mac"] == "52:54:00:5a:00:02" and vfs[2]["vlan"] == 0
+    assert vfs[3]["mac"] == "00:00:00:00:00:00"
