@@ -31,9 +31,11 @@ CASES = EPHEMERAL / "cases"
 SITE = REPO / "playbooks" / "site.yml"
 ROLES = SCENARIO / "roles.yml"
 
-# What each role writes with the defaults, by path (files only; the boot loader
-# configuration grub-mkconfig regenerates is the plan role's handler's).
+# What each role writes, by path (files only; the boot loader configuration grub-mkconfig
+# regenerates is the plan role's handler's). /etc/libvirt/qemu.conf is not here: its lines
+# are shared (seccomp_sandbox's, hugepages' hugetlbfs_mount) and the chroot has no libvirt.
 OWNERS = {
+    # the former owner iommu: the plan role only takes back what 0.2.x wrote there
     "/etc/default/grub.d/90-kvmops-iommu.cfg": "plan",
     "/etc/default/grub.d/90-kvmops-numa_pinning.cfg": "numa_pinning",
     "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf": "numa_pinning",
@@ -46,6 +48,14 @@ OWNERS = {
     "/etc/sysctl.d/90-kvmops-memory.conf": "hugepages",
     "/etc/sysctl.d/90-kvmops-net.conf": "sysctl_net",
     "/etc/udev/rules.d/90-kvmops-nvme.rules": "nvme_queues",
+    # the IOMMU arguments (kvmops_plan_iommu or sriov_vhost_iommu), VFs, vhost_net
+    "/etc/default/grub.d/90-kvmops-sriov_vhost.cfg": "sriov_vhost",
+    "/etc/modules-load.d/kvmops-vhost_net.conf": "sriov_vhost",
+    "/etc/modules-load.d/kvmops-vfio.conf": "sriov_vhost",
+    "/etc/modprobe.d/kvmops-vhost_net.conf": "sriov_vhost",
+    "/etc/modprobe.d/kvmops-vfio.conf": "sriov_vhost",
+    "/etc/udev/rules.d/90-kvmops-sriov.rules": "sriov_vhost",
+    "/etc/sysctl.d/90-kvmops-hardening.conf": "seccomp_sandbox",
 }
 GRUB_CFG = "/boot/grub/grub.cfg"
 

@@ -7,6 +7,7 @@ the roles' default options, so the expectations follow the machine the test runs
 NUMA nodes, CPU vendor) instead of assuming one.
 """
 
+import os
 import re
 
 import pytest
@@ -19,6 +20,9 @@ MEMORY_SYSCTL = "/etc/sysctl.d/90-kvmops-memory.conf"
 TMPFILES = "/etc/tmpfiles.d/kvmops-memory.conf"
 NET_SYSCTL = "/etc/sysctl.d/90-kvmops-net.conf"
 MODULES_LOAD = "/etc/modules-load.d/kvmops-br_netfilter.conf"
+VHOST_NET_LOAD = "/etc/modules-load.d/kvmops-vhost_net.conf"
+HARDENING_SYSCTL = "/etc/sysctl.d/90-kvmops-hardening.conf"
+QEMU_CONF = "/etc/libvirt/qemu.conf"
 DROPIN_LINE = re.compile(r'^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$', re.M)
 
 
@@ -28,7 +32,7 @@ def plan(host):
     result = host.ansible(
         "kvmops.hypervisor.host_plan",
         """sections='{"numa_pinning": {}, "hugepages": {}, "sysctl_net": {}, "iommu": {}, """
-        """"zfs_storage": {}, "nvme_queues": {}}'""",
+        """"zfs_storage": {}, "nvme_queues": {}, "sriov_vhost": {}, "seccomp_sandbox": {}}'""",
         check=True)
     return result["ansible_facts"]["kvm_host_plan"]
 
@@ -56,10 +60,10 @@ def in_image(helpers, path):
 def test_the_files_written_are_the_plans(site_files, plan, helpers):
     """Exactly these files, no other (no state under /run or /var, no runtime record)."""
     expected = {helpers.GRUB_CFG}
-    for owner in ("iommu", "numa_pinning", "hugepages", "nvme_queues"):
+    for owner in ("iommu", "numa_pinning", "hugepages", "nvme_queues", "sriov_vhost"):
         if plan[owner]["kernel_args"]:
             expected.add(ETC_DROPIN % owner)
-    for role in ("numa_pinning", "hugepages", "zfs_storage", "nvme_queues"):
+    for role in ("numa_pinning", "hugepages", "zfs_storage", "nvme_queues", "sriov_vhost", "seccomp_sandbox"):
         expected.update(path for path, content in plan[role]["files"].items() if content is not None)
         if plan[role]["sysctl"]["values"]:
             expected.add(plan[role]["sysctl"]["path"])
@@ -71,10 +75,13 @@ def test_the_files_written_are_the_plans(site_files, plan, helpers):
     assert sorted(site_files) == sorted(expected)
 
 
-def test_defaults_write_no_iommu_numa_balancing_memory_or_mount_files(site_files):
-    # kvmops_plan_iommu false; no guests: numa_balancing auto and ksm auto leave the
-    # kernel alone, no huge pages are planned, swappiness and zswap are null.
-    for path in (ETC_DROPIN % "iommu", NUMA_SYSCTL, MEMORY_SYSCTL, TMPFILES, "/etc/fstab"):
+def test_defaults_write_no_iommu_numa_balancing_memory_or_mount_files(site_files, plan):
+    # kvmops_plan_iommu false and no VF for vfio-pci: no IOMMU argument (sriov_vhost's; the
+    # former owner iommu has none since 0.3.0); no guests: numa_balancing auto and ksm auto
+    # leave the kernel alone, no huge pages are planned, swappiness and zswap are null.
+    assert plan["iommu"]["kernel_args"] == [] and plan["sriov_vhost"]["kernel_args"] == []
+    for path in (ETC_DROPIN % "iommu", ETC_DROPIN % "sriov_vhost", NUMA_SYSCTL, MEMORY_SYSCTL, TMPFILES,
+                 "/etc/fstab"):
         assert path not in site_files
 
 
@@ -168,3 +175,64 @@ def test_nothing_running_was_touched(site_files, helpers):
     for path in ("/proc/sys", "/sys"):
         assert "ro" in options[str(helpers.IMAGE) + path], path
     assert all(path.startswith(("/etc/", "/boot/grub/")) for path in site_files), sorted(site_files)
+
+
+def test_vhost_net_loaded_at_boot(site_files, plan):
+    """sriov_vhost's default: vhost_net in modules-load.d (image mode loads nothing now)."""
+    lines = [line for line in text(site_files, VHOST_NET_LOAD).splitlines() if line and not line.startswith("#")]
+    assert lines == ["vhost_net"]
+    assert text(site_files, VHOST_NET_LOAD) == plan["sriov_vhost"]["files"][VHOST_NET_LOAD]
+    assert "kvmops.hypervisor.sriov_vhost" in text(site_files, VHOST_NET_LOAD)
+
+
+def test_no_sriov_files_without_pfs(site_files, plan):
+    """No sriov_vhost_pfs: no VF, no .link file, no udev rule, no vfio-pci at boot, no module
+    options (sriov_vhost_vhost_net_zcopytx null, no unsafe interrupts)."""
+    assert plan["sriov_vhost"]["pfs"] == [] and plan["sriov_vhost"]["networks"] == []
+    for path in ("/etc/udev/rules.d/90-kvmops-sriov.rules", "/etc/modules-load.d/kvmops-vfio.conf",
+                 "/etc/modprobe.d/kvmops-vhost_net.conf", "/etc/modprobe.d/kvmops-vfio.conf"):
+        assert path not in site_files, path
+    assert not [path for path in site_files if path.startswith("/etc/systemd/network/")]
+
+
+def test_hardening_sysctl_dropin(site_files, plan):
+    """seccomp_sandbox's drop-in: the planned keys (the running kernel's: one it lacks is
+    left out), each with its documentation and reason; never the keys of the "not" list."""
+    section = plan["seccomp_sandbox"]["sysctl"]
+    assert section["path"] == HARDENING_SYSCTL
+    dropin = text(site_files, HARDENING_SYSCTL)
+    keys = dict(line.split(" = ", 1) for line in dropin.splitlines() if line and not line.startswith("#"))
+    assert keys == {key: sysctl_text(value) for key, value in section["values"].items()}
+    assert "kvmops.hypervisor.seccomp_sandbox" in dropin
+    # Each key where the running kernel has it (the chroot's /proc is the controller's): a
+    # kernel without sysrq, Yama or a BPF JIT gets no line for it (the plan warns).
+    for key, value in (("kernel.kptr_restrict", "2"), ("kernel.dmesg_restrict", "1"),
+                       ("kernel.unprivileged_bpf_disabled", "1"), ("net.core.bpf_jit_harden", "2"),
+                       ("kernel.perf_event_paranoid", "3"), ("kernel.yama.ptrace_scope", "2"),
+                       ("fs.protected_symlinks", "1"), ("fs.protected_hardlinks", "1"),
+                       # 1, not KSPP's 2: systemd's 99-protect-links.conf is read after it
+                       ("fs.protected_fifos", "1"), ("fs.protected_regular", "2"),
+                       ("fs.suid_dumpable", "0"), ("kernel.randomize_va_space", "2"), ("kernel.sysrq", "176")):
+        if os.path.exists("/proc/sys/" + key.replace(".", "/")):
+            assert keys[key] == value, key
+        else:
+            assert key not in keys, key
+    for key in ("net.ipv4.ip_forward", "kernel.modules_disabled", "vm.unprivileged_userfaultfd"):
+        assert key not in keys, key
+    # kernel.kexec_load_disabled 1 only without kdump (none in the chroot) on a kernel with kexec.
+    kexec = os.path.exists("/proc/sys/kernel/kexec_load_disabled")
+    assert plan["seccomp_sandbox"]["kexec"].endswith("written 1") == kexec, plan["seccomp_sandbox"]["kexec"]
+    assert ("kernel.kexec_load_disabled" in keys) == kexec
+    assert len(keys) == len(section["values"]) <= 14
+
+
+def test_qemu_conf_left_missing_without_libvirt(site_files, plan, helpers):
+    """seccomp_sandbox writes its qemu.conf lines only where libvirt installed the file; the
+    chroot has no libvirt, and a missing file stays missing."""
+    assert list(plan["seccomp_sandbox"]["lines"]) == [QEMU_CONF]
+    assert plan["seccomp_sandbox"]["qemu_conf"]["seccomp_sandbox"] == 1
+    if in_image(helpers, QEMU_CONF).exists():
+        conf = text(site_files, QEMU_CONF)
+        assert "seccomp_sandbox = 1" in conf.splitlines()
+        return
+    assert QEMU_CONF not in site_files

@@ -10,7 +10,8 @@
 import pytest
 
 DROPIN = "/etc/default/grub.d/90-kvmops-%s.cfg"
-ALONE = ["nvme_queues", "sysctl_net", "hugepages", "numa_pinning isolcpus", "numa_pinning released", "plan"]  # roles.yml's order
+ALONE = ["seccomp_sandbox", "sriov_vhost iommu", "nvme_queues", "sysctl_net", "hugepages", "numa_pinning isolcpus",
+         "numa_pinning released"]  # roles.yml's order
 
 
 def explain(run):
@@ -42,25 +43,32 @@ def test_reversed_writes_what_site_yml_writes(cases, site_files, helpers):
     assert helpers.comparable(cases["reversed"].roles.files) == helpers.comparable(site_files)
 
 
-@pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net", "nvme_queues"])
+@pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net", "nvme_queues", "sriov_vhost",
+                                  "seccomp_sandbox"])
 def test_role_alone_writes_what_it_writes_in_site_yml(cases, site_files, helpers, role):
     """numa_pinning: site.yml has no policy, so it partitions nothing and writes none of
     numa_pinning's files; alone, after its no-policy play took back what the isolcpus play
-    wrote, nothing of it is left either."""
+    wrote, nothing of it is left either. sriov_vhost: alone it has the IOMMU, so its kernel
+    argument drop-in comes on top of what it writes in site.yml (test_sriov_vhost_alone_*)."""
     alone = helpers.comparable(cases["alone"].roles.files)
     site = helpers.comparable(site_files)
     own = {path: text for path, text in site.items() if helpers.OWNERS.get(path) == role}
     assert bool(own) == (role != "numa_pinning"), "site.yml wrote %s of %s's" % (sorted(own), role)
-    assert {path: text for path, text in alone.items() if helpers.OWNERS.get(path) == role} == own
+    extra = {DROPIN % "sriov_vhost"} if role == "sriov_vhost" else set()
+    assert not extra & set(own), "site.yml (no IOMMU asked) wrote %s" % sorted(extra & set(own))
+    assert {path: text for path, text in alone.items()
+            if helpers.OWNERS.get(path) == role and path not in extra} == own
 
 
 def test_alone_writes_nothing_else(cases, site_files, helpers):
-    """site.yml's files, plus the iommu drop-in the plan play asked for and the record of
-    the kernel arguments numa_pinning's no-policy play removed (they stay running until the
-    next boot, so the reboot role and the audit must know); the boot loader configuration
-    has every drop-in's arguments, in file name order."""
+    """site.yml's files, plus the IOMMU drop-in the sriov_vhost plays asked for and the
+    record of the kernel arguments numa_pinning's no-policy play removed (they stay running
+    until the next boot, so the reboot role and the audit must know); the boot loader
+    configuration has every drop-in's arguments, in file name order. No drop-in of the
+    former owner iommu."""
     alone = helpers.comparable(cases["alone"].roles.files)
-    assert sorted(alone) == sorted(set(site_files) | {DROPIN % "iommu", "/run/kvmops/kernel_cmdline.removed"})
+    assert sorted(alone) == sorted(set(site_files) | {DROPIN % "sriov_vhost", "/run/kvmops/kernel_cmdline.removed"})
+    assert DROPIN % "iommu" not in alone
     appended = []
     for path in sorted(path for path in alone if path.startswith("/etc/default/grub.d/90-kvmops-")):
         appended += dropin_args(alone[path])
@@ -68,13 +76,18 @@ def test_alone_writes_nothing_else(cases, site_files, helpers):
         assert [arg for arg in entry if arg in appended] == appended, entry
 
 
-def test_plan_alone_writes_the_iommu_dropin(cases, helpers):
-    """kvmops_plan_iommu and kvmops_plan_iommu_passthrough true: iommu=pt, and intel_iommu=on
-    on an Intel CPU (the controller's: the chroot's facts are the running machine's)."""
+def test_sriov_vhost_alone_writes_the_iommu_dropin(cases, helpers):
+    """kvmops_plan_iommu and kvmops_plan_iommu_passthrough true (the former plan-role
+    variables), then sriov_vhost_iommu and sriov_vhost_iommu_passthrough true (the second
+    play changed nothing: the same arguments): iommu=pt, and intel_iommu=on on an Intel CPU
+    (the controller's: the chroot's facts are the running machine's; AMD's IOMMU driver is
+    on by default), owner sriov_vhost."""
     files = helpers.comparable(cases["alone"].roles.files)
     with open("/proc/cpuinfo") as cpuinfo:
         intel = "GenuineIntel" in cpuinfo.read()
-    assert dropin_args(files[DROPIN % "iommu"]) == (["intel_iommu=on"] if intel else []) + ["iommu=pt"]
+    dropin = files[DROPIN % "sriov_vhost"]
+    assert "owner sriov_vhost" in dropin
+    assert dropin_args(dropin) == (["intel_iommu=on"] if intel else []) + ["iommu=pt"]
 
 
 def test_check_mode_writes_nothing(cases):
