@@ -19,8 +19,10 @@ SRC
 }
 
 kvm() {
+    # apparmor as a default Debian install has it (the kernel recommends it): it loads
+    # libvirt's daemon profile and TEMPLATE.qemu, which libvirt's AppArmor driver needs.
     "${APT[@]}" install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
-        python3-libvirt qemu-system-x86 irqbalance
+        python3-libvirt qemu-system-x86 irqbalance apparmor
 }
 
 zfs() {

@@ -30,6 +30,25 @@ HARDENING_SYSCTLS = (
 # libvirt's AppArmor driver runs this helper to write each domain's profile
 # (src/security/virt-aa-helper.c); without it the driver cannot label a guest.
 VIRT_AA_HELPERS = ("/usr/lib/libvirt/virt-aa-helper", "/usr/libexec/virt-aa-helper")
+# libvirt's AppArmor driver probe (src/security/security_apparmor.c, use_apparmor and
+# AppArmorSecurityDriverProbe): the daemon itself must run under a loaded profile (by its
+# path or its base name, in /sys/kernel/security/apparmor/profiles) and the guest template
+# must exist; otherwise security_driver = "apparmor" stops the daemon at start ("Security
+# driver apparmor not enabled"), as on a Debian host without the apparmor package.
+APPARMOR_PROFILES = "/sys/kernel/security/apparmor/profiles"
+LIBVIRT_DAEMON_PROFILES = ("libvirtd", "/usr/sbin/libvirtd", "virtqemud", "/usr/sbin/virtqemud")
+APPARMOR_TEMPLATES = ("/etc/apparmor.d/libvirt/TEMPLATE.qemu",)
+
+
+def libvirt_apparmor_profiles(text):
+    """{profile: mode} of the libvirt daemon profiles loaded, from the profiles file's
+    ``name (mode)`` lines."""
+    found = {}
+    for line in (text or "").splitlines():
+        name, _sep, mode = line.strip().rpartition(" (")
+        if name in LIBVIRT_DAEMON_PROFILES and mode.endswith(")"):
+            found[name] = mode[:-1]
+    return found
 KDUMP_CONFIGS = ("/etc/default/kdump-tools", "/etc/kdump.conf")
 IMAGE_DIR = "/var/lib/libvirt/images"
 # File systems without trusted.* extended attributes, where libvirt's remember_owner
@@ -90,7 +109,10 @@ def gather_security(reader):
     drivers = []
     if selinux_enabled:
         drivers.append("selinux")
-    if apparmor_active and any(reader.exists(path) for path in VIRT_AA_HELPERS):
+    daemon_profiles = libvirt_apparmor_profiles(reader.text(APPARMOR_PROFILES, quiet=True)) if apparmor_active else {}
+    template = any(reader.exists(path) for path in APPARMOR_TEMPLATES)
+    if (apparmor_active and any(reader.exists(path) for path in VIRT_AA_HELPERS) and daemon_profiles
+            and template):
         drivers.append("apparmor")
     sysctl = {}
     for key in HARDENING_SYSCTLS:
@@ -98,7 +120,8 @@ def gather_security(reader):
         sysctl[key] = None if text is None else " ".join(text.split())
     return {
         "lsm": lsm,
-        "apparmor": {"enabled": apparmor_enabled, "active": apparmor_active},
+        "apparmor": {"enabled": apparmor_enabled, "active": apparmor_active,
+                     "libvirt_profiles": daemon_profiles, "libvirt_template": template},
         "selinux": {"enabled": selinux_enabled, "enforcing": None if enforce is None else enforce == 1},
         "yama": reader.isdir("/proc/sys/kernel/yama"),
         "libvirt_security_drivers": drivers,

@@ -185,8 +185,13 @@ def _security_driver(value, security, warnings):
             warnings.append("%s: auto, but kvm_host.security is not known: security_driver left as it is" % variable)
             return None
         if not available:
-            warnings.append("%s: auto: no security driver is usable here (no active AppArmor with virt-aa-helper, "
-                            "no SELinux): guests run unconfined; security_driver left as it is" % variable)
+            apparmor = security.get("apparmor") or {}
+            why = ("AppArmor is active but libvirt's daemon runs under no loaded AppArmor profile or its "
+                   "TEMPLATE.qemu is missing (is the apparmor package installed?), which libvirt's driver "
+                   "needs" if apparmor.get("active") else "no active AppArmor with virt-aa-helper")
+            warnings.append("%s: auto: no security driver is usable here (%s, no SELinux): guests run unconfined; "
+                            "no security_driver line is written, as libvirt would refuse to start with one"
+                            % (variable, why))
             return None
         return available[0]
     drivers = value if isinstance(value, list) else [value]

@@ -15,7 +15,10 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.security i
 DEBIAN = {
     "/sys/kernel/security/lsm": "lockdown,capability,landlock,yama,apparmor",
     "/sys/module/apparmor/parameters/enabled": "Y",
-    "/sys/kernel/security/apparmor/profiles": "",
+    # as Debian's apparmor package loads them (usr.sbin.libvirtd declares profile libvirtd)
+    "/sys/kernel/security/apparmor/profiles": ("virt-aa-helper (enforce)\nlibvirtd (enforce)\n"
+                                               "libvirtd//qemu_bridge_helper (enforce)\n"),
+    "/etc/apparmor.d/libvirt/TEMPLATE.qemu": "",
     "/usr/lib/libvirt/virt-aa-helper": "",
     "/proc/sys/kernel/yama/ptrace_scope": "0",
     "/proc/sys/kernel/kptr_restrict": "0",
@@ -37,7 +40,8 @@ def gather(tmp_path, files):
 def test_debian_with_apparmor(tmp_path):
     facts, warnings = gather(tmp_path, DEBIAN)
     assert facts["lsm"] == ["lockdown", "capability", "landlock", "yama", "apparmor"]
-    assert facts["apparmor"] == {"enabled": True, "active": True}
+    assert facts["apparmor"] == {"enabled": True, "active": True, "libvirt_profiles": {"libvirtd": "enforce"},
+                                 "libvirt_template": True}
     assert facts["selinux"] == {"enabled": False, "enforcing": None}
     assert facts["yama"] is True
     assert facts["libvirt_security_drivers"] == ["apparmor"]
@@ -55,7 +59,8 @@ def test_apparmor_disabled_on_the_command_line(tmp_path):
     files["/sys/module/apparmor/parameters/enabled"] = "N"
     files["/sys/kernel/security/lsm"] = "lockdown,capability,yama"
     facts, _warnings = gather(tmp_path, files)
-    assert facts["apparmor"] == {"enabled": False, "active": False}
+    assert (facts["apparmor"]["enabled"], facts["apparmor"]["active"]) == (False, False)
+    assert facts["apparmor"]["libvirt_profiles"] == {}
     assert facts["libvirt_security_drivers"] == []
 
 
@@ -64,7 +69,8 @@ def test_apparmor_absent_and_no_securityfs(tmp_path):
                  if not path.startswith(("/sys/module/apparmor", "/sys/kernel/security")))
     facts, warnings = gather(tmp_path, files)
     assert facts["lsm"] == []
-    assert facts["apparmor"] == {"enabled": False, "active": False}
+    assert (facts["apparmor"]["enabled"], facts["apparmor"]["active"]) == (False, False)
+    assert facts["apparmor"]["libvirt_profiles"] == {}
     assert facts["libvirt_security_drivers"] == []
     assert warnings == []
 
@@ -95,3 +101,31 @@ def test_kdump_in_use_and_nfs_images(tmp_path):
     assert len(facts["kdump"]["reasons"]) == 3
     assert facts["image_storage"] == {"path": "/var/lib/libvirt/images", "mount": "/var/lib/libvirt/images",
                                       "fstype": "nfs4", "trusted_xattrs": False}
+
+
+def test_apparmor_active_without_the_apparmor_package_is_no_driver(tmp_path):
+    """The lab host: AppArmor in the kernel, libvirt's helper installed, but no profile
+    loaded (the apparmor package is absent); libvirtd refused security_driver = "apparmor"
+    with "Security driver apparmor not enabled" there."""
+    files = dict(DEBIAN)
+    files["/sys/kernel/security/apparmor/profiles"] = ""
+    del files["/etc/apparmor.d/libvirt/TEMPLATE.qemu"]
+    facts, _warnings = gather(tmp_path, files)
+    assert facts["apparmor"]["active"] is True and facts["apparmor"]["libvirt_profiles"] == {}
+    assert facts["libvirt_security_drivers"] == []
+
+
+def test_apparmor_needs_the_guest_template_too(tmp_path):
+    files = dict(DEBIAN)
+    del files["/etc/apparmor.d/libvirt/TEMPLATE.qemu"]
+    facts, _warnings = gather(tmp_path, files)
+    assert facts["apparmor"]["libvirt_profiles"] == {"libvirtd": "enforce"}
+    assert facts["libvirt_security_drivers"] == []
+
+
+def test_virtqemud_profile_in_complain_mode_counts(tmp_path):
+    files = dict(DEBIAN)
+    files["/sys/kernel/security/apparmor/profiles"] = "virtqemud (complain)\n"
+    facts, _warnings = gather(tmp_path, files)
+    assert facts["apparmor"]["libvirt_profiles"] == {"virtqemud": "complain"}
+    assert facts["libvirt_security_drivers"] == ["apparmor"]
