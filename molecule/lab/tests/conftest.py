@@ -31,3 +31,23 @@ def lab(lab_run_dir, shape):
         subprocess.run([str(LAB_SH)] + list(args), env=env, check=True)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def lab_audit(tmp_path_factory):
+    """One run of playbooks/audit.yml with the lab policy on the converged host, for the
+    tests that only read its JSON report (each audit costs a minute of TCG). The first test
+    that asks runs it, before any test changes the host. KVMOPS_LAB_AUDIT_DIR keeps the
+    report (for a closing note, a bug report)."""
+    scenario = Path(__file__).resolve().parents[1]
+    out = Path(os.environ.get("KVMOPS_LAB_AUDIT_DIR") or tmp_path_factory.mktemp("audit"))
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         str(scenario.parents[1] / "playbooks" / "audit.yml"),
+         "-e", "@%s" % (scenario / "vars" / "policy.yml"), "-e", "kvmops_audit_dir=%s" % out],
+        env=dict(os.environ), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    reports = list(out.glob("*.json"))
+    assert len(reports) == 1, reports
+    return json.loads(reports[0].read_text())

@@ -6,9 +6,6 @@ Expected values follow from the policy and the lab's shape (CPUs 0-1 on node 0, 
 node 1), worked out by hand here, not by the planner.
 """
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -140,20 +137,8 @@ def test_guest_domain_pinned_as_planned(host):
     assert "<page size='2048' unit='KiB'/>" in xml
 
 
-def test_audit_reports_nothing_drifted(tmp_path):
-    # KVMOPS_LAB_AUDIT_DIR keeps the JSON report after the run (for a closing note, a bug report).
-    tmp_path = Path(os.environ.get("KVMOPS_LAB_AUDIT_DIR") or tmp_path)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    inventory = env["MOLECULE_INVENTORY_FILE"]
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(ROOT / "playbooks" / "audit.yml"),
-         "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "-e", "kvmops_audit_dir=%s" % tmp_path],
-        env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    reports = list(tmp_path.glob("*.json"))
-    assert len(reports) == 1
-    report = json.loads(reports[0].read_text())
+def test_audit_reports_nothing_drifted(lab_audit):
+    report = lab_audit
     drifted = [row for row in report["rows"] if row["status"] != "applied"]
     assert drifted == []
     assert report["summary"]["applied"] >= 40
