@@ -25,10 +25,24 @@ def load(*parts):
         return yaml.safe_load(handle)
 
 
+def libvirt_handlers():
+    return [h for h in load("roles", "plan", "handlers", "main.yml") if h.get("listen") == TOPIC]
+
+
 def libvirt_handler():
-    handlers = [h for h in load("roles", "plan", "handlers", "main.yml") if h.get("listen") == TOPIC]
-    assert len(handlers) == 1, "one handler listens to %r" % TOPIC
+    """The restart: the first handler of the topic (handlers run in file order)."""
+    handlers = libvirt_handlers()
+    assert len(handlers) == 2, "a restart and a check listen to %r" % TOPIC
+    assert "ansible.builtin.systemd_service" in handlers[0]
     return handlers[0]
+
+
+def test_the_check_after_the_restart_connects_under_the_same_conditions():
+    restart, check = libvirt_handlers()
+    assert check["ansible.builtin.command"]["argv"] == ["virsh", "-c", "qemu:///system", "version"]
+    assert check["until"] == "%s.rc == 0" % check["register"] and check["retries"] >= 1
+    assert check["changed_when"] is False
+    assert check["when"] == restart["when"]
 
 
 def render(handler, variables):
