@@ -47,11 +47,14 @@ def pf_netdev(host, address):
 
 
 def vf_driver(host, address, index):
-    return host.check_output("basename $(readlink -f /sys/bus/pci/devices/%s/virtfn%d/driver)", address, index).strip()
+    # testinfra quotes every argument as a string: build the path here, pass it as %s
+    link = "/sys/bus/pci/devices/%s/virtfn%d/driver" % (address, index)
+    return host.check_output("basename $(readlink -f %s)", link).strip()
 
 
 def vf_address(host, address, index):
-    return host.check_output("basename $(readlink -f /sys/bus/pci/devices/%s/virtfn%d)", address, index).strip()
+    link = "/sys/bus/pci/devices/%s/virtfn%d" % (address, index)
+    return host.check_output("basename $(readlink -f %s)", link).strip()
 
 
 def numvfs(host, address):
