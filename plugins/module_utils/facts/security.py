@@ -49,6 +49,8 @@ def libvirt_apparmor_profiles(text):
         if name in LIBVIRT_DAEMON_PROFILES and mode.endswith(")"):
             found[name] = mode[:-1]
     return found
+
+
 KDUMP_CONFIGS = ("/etc/default/kdump-tools", "/etc/kdump.conf")
 IMAGE_DIR = "/var/lib/libvirt/images"
 # File systems without trusted.* extended attributes, where libvirt's remember_owner
