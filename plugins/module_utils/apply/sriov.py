@@ -102,8 +102,9 @@ def differences(current, wanted):
     return changed
 
 
-def ip_argv(netdev, index, settings):
-    """``ip link set dev PF vf N ...`` for ``settings`` (ip-link(8) words)."""
+def ip_vf_words(settings):
+    """ip-link(8) words after ``vf N`` for ``settings`` (mac, vlan [qos], spoofchk, trust,
+    max_tx_rate, min_tx_rate, state); the plan's udev rules use them too."""
     words = []
     if "mac" in settings:
         words += ["mac", settings["mac"]]
@@ -119,7 +120,12 @@ def ip_argv(netdev, index, settings):
             words += [key, str(settings[key])]
     if "link_state" in settings:
         words += ["state", settings["link_state"]]
-    return ["ip", "link", "set", "dev", netdev, "vf", str(index)] + words
+    return words
+
+
+def ip_argv(netdev, index, settings):
+    """``ip link set dev PF vf N ...`` for ``settings`` (ip-link(8) words)."""
+    return ["ip", "link", "set", "dev", netdev, "vf", str(index)] + ip_vf_words(settings)
 
 
 def numvfs_writes(current, wanted):

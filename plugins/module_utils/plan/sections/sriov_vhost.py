@@ -43,6 +43,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sriov import ip_vf_words
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.kernel_args import iommu_args
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError, is_int
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import (
@@ -220,27 +221,6 @@ def _vf_settings(vf, where, driver):
             raise PlanError(_var("pfs"), "%s: the PF driver %s does not support %s (it has %s)"
                             % (where, driver, ", ".join(lacking), ", ".join(supported)))
     return settings
-
-
-def ip_vf_words(settings):
-    """ip-link(8) words after ``vf N`` for ``settings`` (mac, vlan [qos], spoofchk, trust,
-    max_tx_rate, min_tx_rate, state)."""
-    words = []
-    if "mac" in settings:
-        words += ["mac", settings["mac"]]
-    if "vlan" in settings:
-        words += ["vlan", str(settings["vlan"])]
-        if settings.get("qos"):
-            words += ["qos", str(settings["qos"])]
-    for key in ("spoofchk", "trust"):
-        if key in settings:
-            words += [key, "on" if settings[key] else "off"]
-    for key in ("max_tx_rate", "min_tx_rate"):
-        if key in settings:
-            words += [key, str(settings[key])]
-    if "link_state" in settings:
-        words += ["state", settings["link_state"]]
-    return words
 
 
 def link_path(link_dir, address):
