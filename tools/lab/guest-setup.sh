@@ -21,8 +21,12 @@ SRC
 kvm() {
     # apparmor as a default Debian install has it (the kernel recommends it): it loads
     # libvirt's daemon profile and TEMPLATE.qemu, which libvirt's AppArmor driver needs.
+    # fio: polled io_uring reads for the nvme_queues test; prometheus-node-exporter serves
+    # the audit's textfile (its Debian default reads /var/lib/prometheus/node-exporter);
+    # tuned: installed but masked (configure), the tuned coexistence test unmasks it.
     "${APT[@]}" install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
-        python3-libvirt qemu-system-x86 irqbalance apparmor
+        python3-libvirt qemu-system-x86 irqbalance apparmor \
+        fio prometheus-node-exporter tuned
 }
 
 zfs() {
@@ -39,6 +43,9 @@ zfs() {
             exit 1
         }
     done
+    # After the backports zfsutils, so neither pulls bookworm's older one: libvirt's zfs
+    # storage backend and sanoid, both used by zfs_storage when its policy asks.
+    "${APT[@]}" install libvirt-daemon-driver-storage-zfs sanoid
 }
 
 configure() {
@@ -60,6 +67,8 @@ NET
     systemctl mask systemd-udev-settle.service systemd-networkd-wait-online.service \
         tuned.service apt-daily.timer apt-daily-upgrade.timer man-db.timer \
         e2scrub_all.timer e2scrub_reap.service fstrim.timer
+    # Off on the fresh host: zfs_storage enables it when a snapshot policy is planned.
+    systemctl disable sanoid.timer
     install -d -m 700 /root/.ssh
     echo "$SSH_PUBKEY" >/root/.ssh/authorized_keys
     chmod 600 /root/.ssh/authorized_keys

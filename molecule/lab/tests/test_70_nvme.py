@@ -7,7 +7,11 @@ failure, and the admin queue interrupt of nvme0 stays on the housekeeping CPUs.
 
 Lab: one emulated NVMe controller nvme0 (serial kvmopslab0) with one namespace nvme0n1;
 policy housekeeping CPUs 0-1, isolated 2-3, isolation nohz_full (molecule/lab/vars/policy.yml),
-so rq_affinity=auto plans 2."""
+so rq_affinity=auto plans 2; nvme_queues_poll_queues 1 (a kernel argument, in effect
+after the converge's reboot): the kernel splits default/read/poll queues and fio's polled
+io_uring reads pinned to housekeeping CPUs add no nvme interrupt on the isolated ones."""
+
+import json
 
 import pytest
 
@@ -90,3 +94,56 @@ def test_admin_queue_irq_on_housekeeping_cpus(nvme):
     assert len(admin) == 1, "nvme0q0 not in /proc/interrupts"
     effective = cpulist(read(nvme, "/proc/irq/%s/effective_affinity_list" % admin[0]))
     assert effective and effective <= HOUSEKEEPING
+
+
+# --- polled queues (lab policy nvme_queues_poll_queues: 1) ---------------------------
+
+POLL_QUEUES = 1
+ISOLATED = {2, 3}
+FIO = ("taskset -c 0-1 fio --name=kvmops --filename=/dev/nvme0n1 --readonly --ioengine=io_uring "
+       "--direct=1 --rw=randread --bs=4k --size=64M --time_based --runtime=4 --output-format=json")
+
+
+def nvme_interrupts(host):
+    """{cpu: count} summed over nvme0's I/O queue lines (nvme0q1...), from /proc/interrupts."""
+    rows = host.file("/proc/interrupts").content_string.splitlines()
+    cpus = [int(word[3:]) for word in rows[0].split()]
+    totals = dict((cpu, 0) for cpu in cpus)
+    for row in rows[1:]:
+        fields = row.split()
+        if fields and fields[-1].startswith("nvme0q") and fields[-1] != "nvme0q0":
+            for cpu, count in zip(cpus, fields[1:1 + len(cpus)]):
+                totals[cpu] += int(count)
+    return totals
+
+
+def fio_reads(host, hipri):
+    out = host.check_output(FIO + (" --hipri=1" if hipri else ""))
+    return json.loads(out[out.index("{"):])["jobs"][0]["read"]["total_ios"]
+
+
+def test_kernel_split_default_read_poll_queues(nvme):
+    assert "nvme.poll_queues=%d" % POLL_QUEUES in read(nvme, "/proc/cmdline").split()
+    cpus = len(cpulist(read(nvme, "/sys/devices/system/cpu/online")))
+    log = nvme.check_output("dmesg")
+    assert "nvme nvme0: %d/0/%d default/read/poll queues" % (cpus, POLL_QUEUES) in log
+    assert read(nvme, QUEUE + "io_poll") == "1"
+
+
+def test_polled_reads_on_housekeeping_cpus_add_no_interrupt_on_isolated_cpus(nvme):
+    """fio pinned to CPUs 0-1: interrupt-driven reads raise nvme0's counters on
+    housekeeping CPUs only (the counter works), polled reads (--hipri) raise almost none,
+    and neither adds one on an isolated CPU."""
+    before = nvme_interrupts(nvme)
+    plain_ios = fio_reads(nvme, hipri=False)
+    middle = nvme_interrupts(nvme)
+    polled_ios = fio_reads(nvme, hipri=True)
+    after = nvme_interrupts(nvme)
+    plain = dict((cpu, middle[cpu] - before[cpu]) for cpu in before)
+    polled = dict((cpu, after[cpu] - middle[cpu]) for cpu in before)
+    figures = {"plain_ios": plain_ios, "plain_irqs": plain, "polled_ios": polled_ios, "polled_irqs": polled}
+    print("nvme interrupts per CPU: %s" % figures)
+    assert plain_ios > 0 and polled_ios > 0
+    assert sum(plain[cpu] for cpu in HOUSEKEEPING) > 0, figures
+    assert all(plain[cpu] == 0 and polled[cpu] == 0 for cpu in ISOLATED), figures
+    assert sum(polled.values()) * 10 < sum(plain.values()), figures
