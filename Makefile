@@ -21,11 +21,12 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv link test unit sanity lint molecule bench lab lab-destroy build clean
+.PHONY: help deps venv link test unit sanity lint molecule bench lab lab-destroy lab-extra build clean
 
 help:
 	@echo "make lab          boot the lab host and run playbooks/site.yml on it"
 	@echo "make lab-destroy  stop the lab host"
+	@echo "make lab-extra    molecule/lab with its long extra tests (not in CI)"
 	@echo "make test         unit + sanity + lint + molecule (what CI runs)"
 	@echo "make unit | sanity | lint | molecule | bench | build | clean"
 
@@ -91,6 +92,12 @@ lab: venv link
 
 lab-destroy:
 	@tools/lab/lab.sh destroy
+
+# molecule/lab with its tests marked `extra` too (long flows kept out of make test's time
+# budget; see molecule/lab/tests/conftest.py). Not in CI: run it before a release.
+lab-extra: venv link
+	tools/lab/lab.sh deps
+	KVMOPS_LAB_EXTRA=1 molecule test -s lab
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis tests/output

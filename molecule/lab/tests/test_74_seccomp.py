@@ -204,6 +204,8 @@ def test_virt_host_validate_has_no_fail_beyond_the_tcg_ones(host):
     assert [line for line in fails if not any(word in line for word in allowed)] == [], out
 
 
+# extra: the scenario's check step proves check mode on the whole site.yml; this one a diff on a converged host
+@pytest.mark.extra
 def test_check_mode_writes_nothing(host, tmp_path):
     before = host.check_output("sha256sum %s %s", QEMU_CONF, DROPIN)
     proc = converge(tmp_path, {"seccomp_sandbox_sysctl_overrides": {"kernel.sysrq": 0},
@@ -214,6 +216,8 @@ def test_check_mode_writes_nothing(host, tmp_path):
     assert host.check_output("sysctl -n kernel.sysrq").strip() == "176"
 
 
+# extra: four role runs (~4 min of TCG); tests/unit/test_bad_input.py refuses the same inputs on a fingerprinted tree
+@pytest.mark.extra
 def test_bad_input_refused_before_any_change(host, tmp_path):
     before = host.check_output("sha256sum %s %s", QEMU_CONF, DROPIN)
     for extra, words in (({"seccomp_sandbox_seccomp": 2}, "seccomp_sandbox_seccomp: must be -1"),

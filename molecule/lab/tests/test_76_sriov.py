@@ -153,6 +153,8 @@ def test_vhost_net(host):
     assert lines == ["vhost_net"]
 
 
+# extra: the scenario's check step proves check mode on the whole site.yml, sriov_vhost included
+@pytest.mark.extra
 def test_check_mode_writes_nothing(host, tmp_path):
     address = pf_address(host)
     policy = yaml.safe_load((SCENARIO / "vars" / "policy.yml").read_text())

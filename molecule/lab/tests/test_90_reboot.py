@@ -8,9 +8,14 @@ fails it, since every retry of the restart fails too.
 
 import warnings
 
+import pytest
+
 REBOOT_TIMEOUT = 420
 
 
+# extra: the converge's own reboot (the reboot role) already came back through GRUB, and
+# tests/test_50_roles.py checks that boot's command line; this is a second reboot (~3 min).
+@pytest.mark.extra
 def test_reboot_through_grub(host, shape, lab):
     boot_id = host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
     grub_cfg = host.file("/boot/grub/grub.cfg").content_string
