@@ -17,8 +17,12 @@ description:
     C(numa_pinning)) in the boot loader configuration, leaving the arguments of other owners
     and of the distribution alone.
   - Merges per token. A parameter name that two owners set is an error naming both owners; a
-    parameter already set outside kvmops with another value is an error; one set there with
-    the same value is not added again.
+    parameter already set outside kvmops with another value is an error naming the file that
+    sets it; one set there with the same value is not added again.
+  - "GRUB: before anything is written, C(/etc/default/grub) and every foreign
+    C(/etc/default/grub.d/*.cfg) must parse with C(sh -n) (grub-mkconfig sources them; one
+    that does not would fail the regeneration after the drop-in was written); a file that
+    does not is an error naming it."
   - "GRUB (Debian, Ubuntu): one drop-in per owner, C(/etc/default/grub.d/90-kvmops-<owner>.cfg),
     which appends to C(GRUB_CMDLINE_LINUX); C(/etc/default/grub) is never edited. The GRUB
     configuration is regenerated with C(grub-mkconfig) into a temporary file, checked with
@@ -323,10 +327,17 @@ def main():
     def run(argv):
         return module.run_command(argv)
 
+    def shell_check(relpath):
+        # `sh -n` reads the file and runs nothing (in check mode too); like every command,
+        # not under another root (the test seam)
+        rc, _out, err = module.run_command(["sh", "-n", reader.path(relpath)])
+        return None if rc == 0 else (err.strip() or "sh -n exit %d" % rc)
+
     try:
         change = plan_change(reader, owner=params["owner"], args=params["args"],
                              state=params["state"], backend=params["backend"], which=which,
-                             regenerate_only=params["regenerate_only"])
+                             regenerate_only=params["regenerate_only"],
+                             shell_check=shell_check if on_host else None)
         if params["regenerate_only"] and change.backend != "grub":
             change.changed = False
         ran = regenerated = False

@@ -31,8 +31,13 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg
     read_grubenv,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_shell import (
+    GRUB_DEFAULTS,
+    first_file_dropping,
     grub_default_env,
+    grub_default_steps,
     grub_default_tokens,
+    grub_dropins,
+    token_sources,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.merge import (
     edit_tokens,
@@ -96,8 +101,11 @@ class Change(object):
 
 
 def plan_change(reader, owner=None, args=None, state="present", backend="auto",
-                which=None, regenerate_only=False):
-    """Compute the Change for one call (no writes). ``owner`` None: status only."""
+                which=None, regenerate_only=False, shell_check=None):
+    """Compute the Change for one call (no writes). ``owner`` None: status only.
+
+    ``shell_check(path)`` (GRUB backend): None when the shell file under the reader's root
+    parses, else the shell's message; the module runs ``sh -n`` on it."""
     which = which or (lambda name: None)
     if owner is not None:
         validate_owner(owner)
@@ -119,6 +127,8 @@ def plan_change(reader, owner=None, args=None, state="present", backend="auto",
             return change
     change.backend = backend
     if backend == "grub":
+        if shell_check is not None:
+            _check_grub_shell_files(reader, shell_check)
         _plan_grub(reader, change, owner, tokens, state, which, regenerate_only)
     elif backend == "grubby":
         _plan_grubby(reader, change, owner, tokens, state, which)
@@ -141,6 +151,21 @@ def _wanted(owner, tokens, state, old):
     return []
 
 
+def _check_grub_shell_files(reader, shell_check):
+    """grub-mkconfig sources /etc/default/grub and every grub.d/*.cfg with /bin/sh: a
+    syntax error in one fails it after kvmops wrote its drop-in (half applied). Refused
+    first, naming the file. kvmops' own drop-ins are rendered by it and not checked."""
+    for path in [GRUB_DEFAULTS] + grub_dropins(reader):
+        if is_kvmops_dropin(path) or reader.text(path) is None:
+            continue
+        error = shell_check(path)
+        if error:
+            raise CmdlineError(
+                "%s: not valid shell (%s): grub-mkconfig sources it and would fail, leaving "
+                "the boot configuration half updated; fix the file first (nothing was changed)"
+                % (path, error))
+
+
 def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
     cfg, env_path, mkconfig, check = grub_paths(reader, which)
     change.grub = {"cfg": cfg, "env": env_path, "mkconfig": mkconfig, "check": check}
@@ -152,9 +177,11 @@ def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
         path = grub_dropin_path(owner)
         new = _wanted(owner, tokens, state, old)
         others = dict((name, toks) for name, toks in owners.items() if name != owner)
-        base_env = grub_default_env(reader, skip=is_kvmops_dropin) or {}
+        base_steps = grub_default_steps(reader, skip=is_kvmops_dropin)
+        base_env = base_steps[-1][1] if base_steps else {}
         write, change.skipped = merge_owner(owner, new, others, grub_default_tokens(base_env),
-                                            "/etc/default/grub or /etc/default/grub.d (outside the kvmops drop-ins)")
+                                            "/etc/default/grub or /etc/default/grub.d (outside the kvmops drop-ins)",
+                                            sources=token_sources(base_steps))
         change.tokens = new
         text = render_grub_dropin(owner, write) if write else None
         if _differs(reader, path, text):
@@ -179,9 +206,11 @@ def _plan_grub(reader, change, owner, tokens, state, which, regenerate_only):
     for name, toks in sorted(owners.items()):
         missing = [token for token in toks if token not in kernel_part(linux)]
         if missing:
+            culprit = first_file_dropping(grub_default_steps(reader, replace=replace), missing)
             raise CmdlineError(
-                "GRUB_CMDLINE_LINUX loses %s of owner %r: a file sourced after the kvmops "
-                "drop-ins in /etc/default/grub.d sets it again" % (" ".join(missing), name))
+                "GRUB_CMDLINE_LINUX loses %s of owner %r: %s, sourced after the kvmops "
+                "drop-ins in /etc/default/grub.d, sets it again" % (
+                    " ".join(missing), name, culprit or "a file"))
     defaults_before = grub_default_tokens(env_before)
     defaults_after = grub_default_tokens(env_after)
     change.before = join_cmdline(defaults_before)

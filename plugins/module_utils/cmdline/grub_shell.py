@@ -157,16 +157,16 @@ def grub_dropins(reader):
     return ["%s/%s" % (GRUB_DROPIN_DIR, name) for name in sorted(names)]
 
 
-def grub_default_env(reader, replace=None, skip=None):
-    """GRUB_CMDLINE_* after sourcing /etc/default/grub and grub.d/*.cfg, or None.
+def grub_default_steps(reader, replace=None, skip=None):
+    """[(path, env after sourcing it)] for /etc/default/grub then grub.d/*.cfg in order.
 
     ``replace`` maps a drop-in path to the text to use instead of the file (what the
     file will hold after a change; ``None`` as text means the file is gone).  ``skip``
-    is a predicate on paths to leave out.  Returns None when no file is readable.
+    is a predicate on paths to leave out.  Unreadable (missing) files are left out.
     """
     replace = replace or {}
     env = {}
-    found = False
+    steps = []
     paths = [GRUB_DEFAULTS] + grub_dropins(reader)
     for path in replace:
         if path not in paths:
@@ -181,15 +181,46 @@ def grub_default_env(reader, replace=None, skip=None):
             text = reader.text(path)
         if text is None:
             continue
-        found = True
 
         def _on_error(lineno, line, reason, _path=path):
             reader.warn("%s line %d: %s: %s" % (_path, lineno, reason, line.strip()))
 
         eval_shell_assignments(text, env, _on_error)
-    if not found:
+        steps.append((path, dict(env)))
+    return steps
+
+
+def grub_default_env(reader, replace=None, skip=None):
+    """GRUB_CMDLINE_* after sourcing /etc/default/grub and grub.d/*.cfg, or None when no
+    file is readable (``replace`` and ``skip`` as in grub_default_steps)."""
+    steps = grub_default_steps(reader, replace, skip)
+    if not steps:
         return None
-    return env
+    return steps[-1][1]
+
+
+def token_sources(steps):
+    """{token: the file that put it on the command line} from grub_default_steps."""
+    sources = {}
+    before = set()
+    for path, env in steps:
+        now = set(grub_default_tokens(env))
+        for token in now - before:
+            sources[token] = path
+        before = now
+    return sources
+
+
+def first_file_dropping(steps, tokens):
+    """The first file after which some of ``tokens``, all present before it, are gone."""
+    present = False
+    for path, env in steps:
+        now = set(grub_default_tokens(env))
+        if all(token in now for token in tokens):
+            present = True
+        elif present:
+            return path
+    return None
 
 
 def grub_default_tokens(env):

@@ -41,12 +41,13 @@ def replace_run(seq, old, new):
     return None
 
 
-def merge_owner(owner, tokens, others, base, base_label):
+def merge_owner(owner, tokens, others, base, base_label, sources=None):
     """Check ``owner``'s tokens against the other owners and the base command line.
 
     ``others``: {other owner: tokens}; ``base``: the tokens set outside kvmops.
     A name one owner sets may not be set by another owner (error naming both) nor, with
-    another value, outside kvmops (error naming ``base_label``).  A token already
+    another value, outside kvmops (error naming the file from ``sources``, {token: path},
+    else ``base_label``).  A token already
     present, identical, outside kvmops is not added again.
     Returns (tokens to write, tokens skipped because already present).
     """
@@ -67,9 +68,11 @@ def merge_owner(owner, tokens, others, base, base_label):
         if there == own:
             skipped.extend(own)
             continue
+        files = sorted(set((sources or {}).get(token) for token in there) - set([None]))
         raise CmdlineError(
             "kernel argument %s (owner %r) conflicts with %s already set in %s; remove "
-            "it there or let kvmops own it" % (" ".join(own), owner, " ".join(there), base_label))
+            "it there or let kvmops own it" % (" ".join(own), owner, " ".join(there),
+                                               ", ".join(files) or base_label))
     write = [token for token in tokens if token not in skipped]
     return write, skipped
 

@@ -181,3 +181,62 @@ def test_grubby_commands_order():
         ["grubby", "--update-kernel=ALL", "--remove-args=b"],
         ["grubby", "--update-kernel=ALL", "--args=a=1"]]
     assert grubby_commands("grubby", [], []) == []
+
+
+# ------------------------------------------------ foreign GRUB files (issue 21, faults)
+
+def sh_syntax(reader):
+    """The module's shell check, with the real /bin/sh: `sh -n FILE` (reads, runs nothing)."""
+    import subprocess
+
+    def check(relpath):
+        proc = subprocess.run(["sh", "-n", reader.path(relpath)], capture_output=True, text=True, check=False)
+        return None if proc.returncode == 0 else (proc.stderr.strip() or "exit %d" % proc.returncode)
+    return check
+
+
+def test_foreign_dropin_with_a_shell_error_is_refused_naming_the_file(tmp_path):
+    reader = debian(tmp_path)
+    put(tmp_path, "/etc/default/grub.d/50-vendor.cfg", 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX quiet\nif then\n')
+    with pytest.raises(CmdlineError) as info:
+        plan_change(reader, "x", ["isolcpus=1"], which=which_fake, shell_check=sh_syntax(reader))
+    message = str(info.value)
+    assert message.startswith("/etc/default/grub.d/50-vendor.cfg: ")
+    assert "grub-mkconfig" in message
+
+
+def test_shell_error_in_etc_default_grub_is_refused(tmp_path):
+    reader = debian(tmp_path)
+    put(tmp_path, "/etc/default/grub", 'GRUB_CMDLINE_LINUX="ro\n')
+    with pytest.raises(CmdlineError, match=r"^/etc/default/grub: "):
+        plan_change(reader, "x", ["isolcpus=1"], which=which_fake, shell_check=sh_syntax(reader))
+
+
+def test_kvmops_dropins_and_valid_foreign_files_pass_the_shell_check(tmp_path):
+    reader = debian(tmp_path)
+    put(tmp_path, "/etc/default/grub.d/50-vendor.cfg", 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n')
+    checked = []
+    real = sh_syntax(reader)
+
+    def spy(relpath):
+        checked.append(relpath)
+        return real(relpath)
+    change = plan_change(reader, "x", ["isolcpus=1"], which=which_fake, shell_check=spy)
+    assert change.changed
+    assert checked == ["/etc/default/grub", "/etc/default/grub.d/50-vendor.cfg"]
+
+
+def test_foreign_dropin_with_another_value_is_named(tmp_path):
+    reader = debian(tmp_path)
+    put(tmp_path, "/etc/default/grub.d/05-site.cfg", 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX isolcpus=1"\n')
+    with pytest.raises(CmdlineError) as info:
+        plan_change(reader, "numa_pinning", ["isolcpus=2-3"], which=which_fake)
+    assert "isolcpus=1 already set in /etc/default/grub.d/05-site.cfg" in str(info.value)
+
+
+def test_later_foreign_dropin_resetting_the_line_is_named(tmp_path):
+    reader = debian(tmp_path)
+    put(tmp_path, "/etc/default/grub.d/99-local.cfg", 'GRUB_CMDLINE_LINUX="console=tty0"\n')
+    with pytest.raises(CmdlineError) as info:
+        plan_change(reader, "x", ["isolcpus=1"], which=which_fake)
+    assert "/etc/default/grub.d/99-local.cfg" in str(info.value)

@@ -135,12 +135,18 @@ def test_root_slash_runs_the_commands(monkeypatch, host):
     """The seam is the root only: with root / the module runs what it planned (here the
     handler's regeneration; the runner is a recorder, nothing touches the host)."""
     calls = []
-    monkeypatch.setattr(basic.AnsibleModule, "run_command",
-                        lambda self, argv, **_kwargs: calls.append(argv) or (1, "", "recorded"))
+
+    def recorder(_self, argv, **_kwargs):
+        calls.append(argv)
+        return (0, "", "") if argv[:2] == ["sh", "-n"] else (1, "", "recorded")
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", recorder)
     monkeypatch.setattr(kernel_cmdline, "Reader", lambda root: real_reader(str(host)))
     outcome = run(monkeypatch, {"owner": "a", "args": ["x=1"]})
     assert outcome.failed and "recorded" in outcome.result["msg"]
-    assert calls and calls[0][0].endswith("/grub-mkconfig") and calls[0][1] == "-o"
+    # first the shell check of GRUB's defaults (sh -n reads only), then the regeneration
+    assert calls[0] == ["sh", "-n", str(host) + "/etc/default/grub"]
+    regenerate = [argv for argv in calls if argv[0] != "sh"]
+    assert regenerate and regenerate[0][0].endswith("/grub-mkconfig") and regenerate[0][1] == "-o"
 
 
 def test_after_reboot_nothing_required(monkeypatch, host):
