@@ -32,9 +32,14 @@ def _write(reader, relpath, text):
     collection's one writer (common/files): compared first, then a temporary file in the
     same directory, fsynced, mode 0644 (root:root when root), renamed, directory fsynced."""
     full = reader.path(relpath)
-    if text is None:
-        return remove(full)
-    return write_text(full, text)
+    try:
+        if text is None:
+            return remove(full)
+        return write_text(full, text)
+    except (IOError, OSError) as exc:
+        # the old file is whole (the writer renames only a complete, fsynced file)
+        raise CmdlineError("cannot %s %s: %s; the previous file is unchanged" % (
+            "remove" if text is None else "write", relpath, exc.strerror or exc))
 
 
 def regenerate_commands(grub):
