@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv link test unit sanity lint molecule bench lab lab-destroy lab-extra build clean
+.PHONY: help deps venv link test unit sanity lint molecule bench lab lab-destroy lab-extra faults build clean
 
 help:
 	@echo "make lab          boot the lab host and run playbooks/site.yml on it"
@@ -98,6 +98,10 @@ lab-destroy:
 lab-extra: venv link
 	tools/lab/lab.sh deps
 	KVMOPS_LAB_EXTRA=1 molecule test -s lab
+
+# The fault tests (issue 21) are lab-extra tests (tests/test_95_faults.py and the unit
+# tests' disk-full cases); one target name for them.
+faults: lab-extra
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis tests/output

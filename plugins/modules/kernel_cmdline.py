@@ -235,6 +235,15 @@ reboot_required:
   returned: always
   type: bool
   sample: true
+reboot_ignored:
+  description:
+    - When a reboot is required and the C(kvmops.hypervisor.reboot) role recorded that the
+      last reboot came back without these same arguments (C(/var/lib/kvmops/reboot-ignored.json)):
+      that record (C(pending_owned), C(running_owned), C(time)); the role then refuses to
+      reboot again. Null otherwise, and when the pending arguments differ from the record.
+  returned: always
+  type: dict
+  sample: null
 ansible_facts:
   description: Set by the status call only (no O(owner), no O(regenerate_only)).
   returned: when O(owner) is not given
@@ -289,6 +298,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.apply im
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.change import plan_change
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg import grub_cfg_cmdline
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import (
+    reboot_ignored,
     reboot_required,
     running_cmdline,
 )
@@ -364,6 +374,7 @@ def main():
                         params["root"], "; ".join(" ".join(argv) for argv in change.commands_skipped)))
     for warning in reader.warnings:
         module.warn(warning)
+    warned = len(reader.warnings)
     result = dict(
         changed=changed,
         backend=change.backend,
@@ -375,12 +386,17 @@ def main():
         pending_owned=project(pending, change.owned_keys),
         running_owned=project(running, change.owned_keys),
         reboot_required=reboot_required(pending, running, change.owned_keys),
+        reboot_ignored=None,
         regenerated=regenerated,
         regenerate_needed=regenerate_needed,
         files=sorted(change.files),
         commands=change.commands,
         commands_skipped=change.commands_skipped,
     )
+    if result["reboot_required"]:
+        result["reboot_ignored"] = reboot_ignored(reader, result["pending_owned"])
+    for warning in reader.warnings[warned:]:
+        module.warn(warning)
     if params["owner"] is None and not params["regenerate_only"]:
         result["ansible_facts"] = dict(kvmops_reboot_required=result["reboot_required"])
     if module._diff:

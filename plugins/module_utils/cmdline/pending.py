@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.bls import (
     bls_cmdline,
 )
@@ -28,6 +30,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens i
 )
 
 KERNEL_CMDLINE_FILE = "/etc/kernel/cmdline"
+# Written by the reboot role (tasks/verify.yml) when a host came back from its reboot
+# without the arguments kvmops owns; removed once they are running.
+REBOOT_IGNORED_FILE = "/var/lib/kvmops/reboot-ignored.json"
 
 
 def pending_cmdline(reader):
@@ -90,3 +95,23 @@ def reboot_required(pending, running, keys):
     if pending is None or running is None or not keys:
         return False
     return project(pending, keys) != project(running, keys)
+
+
+def reboot_ignored(reader, pending_owned):
+    """The reboot role's record of a reboot that came back without ``pending_owned``
+    (the same owned arguments still waiting), as a dict, else None. A different set of
+    pending arguments is a new attempt: the record no longer applies."""
+    text = reader.text(REBOOT_IGNORED_FILE)
+    if text is None:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("pending_owned"), list):
+        reader.warn("%s is not the reboot role's record (JSON with pending_owned); ignored"
+                    % REBOOT_IGNORED_FILE)
+        return None
+    if pending_owned is None or record["pending_owned"] != list(pending_owned):
+        return None
+    return record

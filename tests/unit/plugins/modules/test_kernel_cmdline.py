@@ -365,3 +365,38 @@ def test_lab_layout_base_dropin_with_the_same_token(monkeypatch, host):
     # another value than the lab's is a conflict that names the place
     clash = run(monkeypatch, {"owner": "iommu", "args": {"intel_iommu": "off"}, "root": str(host)})
     assert clash.failed and "intel_iommu=on" in clash.result["msg"] and "/etc/default/grub" in clash.result["msg"]
+
+
+# --- a reboot the boot loader ignored (issue 21: no reboot loop across runs) -------------
+
+MARKER = "/var/lib/kvmops/reboot-ignored.json"
+
+
+def test_status_reports_a_reboot_the_boot_loader_ignored(monkeypatch, host):
+    import json
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"}, "root": str(host)})
+    first = run(monkeypatch, {"root": str(host)})
+    assert first.result["reboot_required"] and first.result["reboot_ignored"] is None
+    # what the reboot role's verify step records when the host came back without them
+    put(host, MARKER, json.dumps({"pending_owned": first.result["pending_owned"],
+                                  "running_owned": first.result["running_owned"],
+                                  "time": "2026-12-02T03:00:00Z"}))
+    again = run(monkeypatch, {"root": str(host)})
+    assert again.result["reboot_required"]
+    assert again.result["reboot_ignored"]["time"] == "2026-12-02T03:00:00Z"
+    assert again.result["reboot_ignored"]["pending_owned"] == ["isolcpus=2-3"]
+    # the operator changes the arguments (or fixes the boot loader and they change): a new
+    # set of arguments is a new attempt, the record no longer applies
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "3"}, "root": str(host)})
+    changed = run(monkeypatch, {"root": str(host)})
+    assert changed.result["reboot_required"] and changed.result["reboot_ignored"] is None
+
+
+def test_unreadable_marker_is_no_record(monkeypatch, host):
+    run(monkeypatch, {"owner": "numa", "args": {"isolcpus": "2-3"}, "root": str(host)})
+    put(host, MARKER, "{not json")
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    status = run(monkeypatch, {"root": str(host)})
+    assert status.result["reboot_ignored"] is None
+    assert any(MARKER in warning for warning in warnings)
