@@ -126,8 +126,10 @@ class Sandbox(object):
     def playbook(self, playbook, extravars=None, check=False, env=None):
         """Run ``playbook`` with the local connection inside the sandbox."""
         varsfile = os.path.join(self.tmp, "extravars.json")
+        # the run lock of the real host's /var/lib is not the sandbox's
+        extravars = dict({"kvmops_lock_path": os.path.join(self.tmp, "run.lock")}, **(extravars or {}))
         with open(varsfile, "w") as handle:
-            json.dump(extravars or {}, handle)
+            json.dump(extravars, handle)
         environment = {
             "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
             "ANSIBLE_FORCE_COLOR": "0",
