@@ -20,7 +20,7 @@ class NoPool(libvirt.libvirtError):
     """What storagePoolLookupByName raises for a pool that does not exist."""
 
     def __init__(self, name):
-        Exception.__init__(self, "Storage pool not found: no storage pool with matching name '%s'" % name)
+        libvirt.libvirtError.__init__(self, "Storage pool not found: no storage pool with matching name '%s'" % name)
 
     def get_error_code(self):
         return libvirt.VIR_ERR_NO_STORAGE_POOL
@@ -80,7 +80,7 @@ def test_no_pools_needs_no_libvirt(monkeypatch):
 def test_connection_failure_names_the_variable(monkeypatch):
     class Down(libvirt.libvirtError):
         def __init__(self):
-            Exception.__init__(self, "Failed to connect socket to '/var/run/libvirt/libvirt-sock'")
+            libvirt.libvirtError.__init__(self, "Failed to connect socket to '/var/run/libvirt/libvirt-sock'")
 
     def open_(uri):
         raise Down()
