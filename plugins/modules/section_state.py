@@ -16,7 +16,10 @@ description:
   - For each section of C(kvm_host_plan) given, reads the running value of every sysctl,
     every sysfs attribute (the selected word of a choice list like C(always [madvise] never)),
     the text of every file the section owns, the C(KEY=) lines of the files it edits, and
-    its mounts (C(/proc/self/mounts) and C(/etc/fstab)).
+    its mounts (C(/proc/self/mounts) and C(/etc/fstab)), the pinning of its guests (their
+    libvirt definition) and its libvirt storage pools (C(libvirt_pools), read from the
+    definition in C(/etc/libvirt/storage), the autostart link and the state file of a
+    running pool in C(/run/libvirt/storage)).
   - For a section with C(expect) (C(seccomp_sandbox)) also the running QEMU processes and
     C(qemu.conf) as libvirt reads it, and, for one with C(host_validate), the result of
     C(virt-host-validate qemu) (the only command this module runs; not under a test O(root)).
@@ -50,7 +53,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 observed:
-  description: Section name to C({sysctl, sysfs, boot_sysfs, files, lines, mounts, fstab}), item to what the host holds.
+  description: Section name to C({sysctl, sysfs, boot_sysfs, files, lines, mounts, fstab, guests, libvirt_pools}), item to what
+    the host holds.
   returned: always
   type: dict
 """

@@ -3,11 +3,17 @@
 molecule/lab/vars/policy.yml declares the pool kvmlab on the scratch disk
 (/dev/disk/by-id/virtio-kvmops-scratch), the filesystem kvmlab/guests and two zvols
 (kvmlab/guests/disk0 1G, kvmlab/guests/disk1 2G sparse), with kvmops_plan_zfs_arc_max_mb
-256. Expected values are worked out by hand from that policy and zfsprops(7)/zfs(4), not
-by the planner. Not run by the unit tests: molecule/lab only.
+256, the libvirt storage pool guests-zfs over kvmlab/guests and a sanoid policy on it
+(hourly 2, daily 1, autoprune). Expected values are worked out by hand from that policy,
+zfsprops(7)/zfs(4), libvirt's zfs backend and sanoid 2.1.0's sanoid.defaults.conf, not by
+the planner. Not run by the unit tests: molecule/lab only.
+
+testinfra quotes every %s argument of host.run: the virsh URI is part of the command
+string, only names go through %s.
 """
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,10 +29,24 @@ GUESTS = "kvmlab/guests"
 ZVOLS = {"kvmlab/guests/disk0": 1024 * MIB, "kvmlab/guests/disk1": 2048 * MIB}
 SCRATCH = "/dev/disk/by-id/virtio-kvmops-scratch"
 ARC_MAX = 256 * MIB
+LIBVIRT_POOL = "guests-zfs"
+VIRSH = "virsh -c qemu:///system "
+SANOID_CONF = "/etc/sanoid/sanoid.conf"
+# the lab policy's hourly 2, daily 1, autoprune; every other key sanoid 2.1.0's default
+# (sanoid.defaults.conf: frequently 0, weekly 0, monthly 6, yearly 0, autosnap yes; recursive
+# unset, written as no)
+SANOID_SECTION = ["[kvmlab/guests]", "recursive = no", "frequently = 0", "hourly = 2", "daily = 1", "weekly = 0",
+                  "monthly = 6", "yearly = 0", "autosnap = yes", "autoprune = yes"]
 
 
 def zget(host, dataset, prop):
     return host.check_output("zfs get -Hp -o value %s %s", prop, dataset).strip()
+
+
+def vol_list(host):
+    """Volume names of the libvirt pool (virsh vol-list: a header, a rule, then name path)."""
+    lines = host.check_output(VIRSH + "vol-list %s", LIBVIRT_POOL).splitlines()[2:]
+    return sorted(line.split()[0] for line in lines if line.strip())
 
 
 def arcstats(host):
@@ -116,6 +136,44 @@ def test_arc_plus_hugepages_plus_reserve_fit(host):
     assert pages_mb + 256 + 2 * 1024 <= node_memtotal_mb(host)
 
 
+def test_libvirt_pool_over_the_guest_dataset(host):
+    info = host.check_output(VIRSH + "pool-info %s", LIBVIRT_POOL)
+    assert re.search(r"^State:\s+running$", info, re.M), info
+    assert re.search(r"^Persistent:\s+yes$", info, re.M), info
+    assert re.search(r"^Autostart:\s+yes$", info, re.M), info
+    xml = host.check_output(VIRSH + "pool-dumpxml --inactive %s", LIBVIRT_POOL)
+    assert re.search(r"<pool type=.zfs.>", xml) and "<name>kvmlab/guests</name>" in xml, xml
+
+
+def test_libvirt_pool_lists_the_zvols(host):
+    # the role made the zvols, then refreshed (or started) the pool: libvirt names them by
+    # their last component (storage_backend_zfs.c)
+    names = vol_list(host)
+    assert "disk0" in names and "disk1" in names, names
+    path = host.check_output(VIRSH + "vol-path --pool %s %s", LIBVIRT_POOL, "disk0").strip()
+    assert path == "/dev/zvol/kvmlab/guests/disk0"
+
+
+def test_sanoid_conf_has_the_planned_policy(host):
+    text = host.file(SANOID_CONF).content_string
+    assert text.startswith("# Managed by Ansible (kvmops.hypervisor.zfs_storage)")
+    assert [line for line in text.splitlines() if line and not line.startswith("#")] == SANOID_SECTION
+    lines = text.splitlines()
+    assert lines[lines.index("hourly = 2") - 1] == "# zfs_storage_snapshots[0].hourly"
+
+
+def test_sanoid_reads_the_policy(host):
+    # sanoid dies on a key it does not know (init_config); --readonly takes and prunes nothing
+    result = host.run("sanoid --readonly --take-snapshots --verbose")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "FATAL" not in result.stdout + result.stderr
+
+
+def test_sanoid_timer_enabled_and_active(host):
+    assert host.run("systemctl is-enabled %s", "sanoid.timer").stdout.strip() == "enabled"
+    assert host.run("systemctl is-active %s", "sanoid.timer").stdout.strip() == "active"
+
+
 def test_hand_changes_restored_or_reported(host, tmp_path):
     """One run of the role: a settable property changed by hand is restored; a zvol made by
     hand with another volblocksize (creation-only) is reported and left intact; with
@@ -132,17 +190,23 @@ def test_hand_changes_restored_or_reported(host, tmp_path):
         assert zget(host, "kvmlab/guests/disk0", "compression") == "lz4"
         assert "creation-only properties differ" in proc.stdout + proc.stderr
         assert zget(host, "kvmlab/guests/handmade", "volblocksize") == "8192"
+        # the running pool did not list the new zvol: the role refreshed it
+        assert "handmade" in vol_list(host)
         strict = converge({"zfs_storage_datasets": datasets, "zfs_storage_strict": True}, tmp_path)
         # the failure is on stderr ([ERROR]: Task failed), wrapped: compare with folded spaces
         output = " ".join((strict.stdout + strict.stderr).split())
         assert strict.returncode != 0 and "volblocksize is 8192" in output, output[-3000:]
     finally:
         host.run("zfs destroy %s", "kvmlab/guests/handmade")
+        host.run(VIRSH + "pool-refresh %s", LIBVIRT_POOL)
 
 
 def test_audit_has_the_zfs_rows(lab_audit):
     report = lab_audit
     rows = dict((row["item"], row["status"]) for row in report["rows"])
     for item in ("/etc/modprobe.d/zfs.conf", "/sys/module/zfs/parameters/zfs_arc_max",
-                 "/sys/module/zfs/parameters/zfs_arc_min"):
+                 "/sys/module/zfs/parameters/zfs_arc_min", SANOID_CONF, LIBVIRT_POOL):
         assert rows.get(item) == "applied", (item, rows.get(item))
+    pool = [row for row in report["rows"] if row["area"] == "libvirt pool"]
+    assert [(row["item"], row["actual"]) for row in pool] == [
+        (LIBVIRT_POOL, "zfs kvmlab/guests, active, autostart")]

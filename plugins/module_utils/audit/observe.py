@@ -4,7 +4,8 @@
 """Read, under a root, what a host holds for every generic item of the plan's sections
 (plan/sections/common.py): running sysctl values, sysfs attributes, the text of owned
 files, the KEY= lines of other files, mounts, and the pinning of planned guests in their
-libvirt definition, and (seccomp_sandbox) the running QEMU processes and qemu.conf as
+libvirt definition, the libvirt storage pools of a section (their definition, autostart
+link and state file), and (seccomp_sandbox) the running QEMU processes and qemu.conf as
 libvirt reads it. Never writes, never raises on a missing file (reported as None)."""
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +17,7 @@ from xml.etree import ElementTree
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import current_values
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.base import DomainXMLError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.domain.state import tuning_state
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.storage_pool import PoolError, source
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import proc_path
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_proc import module_active, module_for
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysfs_attr import current_value
@@ -55,6 +57,29 @@ def _fstab(reader):
 DOMAIN_XML = "/etc/libvirt/qemu/%s.xml"
 
 
+# libvirt's storage driver, privileged (storage_driver.c storageStateInitialize): the
+# persistent definition, the autostart link, and the state file written when the pool
+# starts and removed when it stops (/run: gone after a reboot until autostart starts it).
+STORAGE_POOL_XML = "/etc/libvirt/storage/%s.xml"
+STORAGE_POOL_AUTOSTART = "/etc/libvirt/storage/autostart/%s.xml"
+STORAGE_POOL_STATE = "/run/libvirt/storage/%s.xml"
+
+
+def _storage_pool(reader, name):
+    """A defined storage pool: {type, source, autostart, active}, or None."""
+    text = _text(reader, STORAGE_POOL_XML % name)
+    if text is None:
+        return None
+    try:
+        kind, dataset = source(text)
+    except PoolError:
+        kind = dataset = None
+    # autostart as libvirt reads it: the link points to the definition (virFileLinkPointsTo);
+    # resolved under the root, since libvirt writes an absolute link
+    autostart = reader.realpath(STORAGE_POOL_AUTOSTART % name) == STORAGE_POOL_XML % name
+    return {"type": kind, "source": dataset, "autostart": autostart, "active": reader.exists(STORAGE_POOL_STATE % name)}
+
+
 def pinning_text(vcpupin):
     """vCPU to CPU(s) as ``0:2 1:3`` (CPU lists for a vCPU pinned to several)."""
     return " ".join("%s:%s" % (vcpu, ",".join(str(cpu) for cpu in cpus))
@@ -86,7 +111,7 @@ def observe(reader, sections):
         if not isinstance(section, dict):
             continue
         seen = {"sysctl": {}, "sysctl_inactive": {}, "sysfs": {}, "boot_sysfs": {}, "files": {}, "lines": {},
-                "mounts": {}, "fstab": {}, "guests": {}}
+                "mounts": {}, "fstab": {}, "guests": {}, "libvirt_pools": {}}
         for key in ((section.get("sysctl") or {}).get("values") or {}):
             text = _text(reader, proc_path(key))
             seen["sysctl"][key] = None if text is None else " ".join(text.split())
@@ -120,5 +145,8 @@ def observe(reader, sections):
         for guest in section.get("guests") or []:
             if isinstance(guest, dict) and guest.get("name"):
                 seen["guests"][guest["name"]] = _guest(reader, guest["name"])
+        for pool in section.get("libvirt_pools") or []:
+            if isinstance(pool, dict) and pool.get("name"):
+                seen["libvirt_pools"][pool["name"]] = _storage_pool(reader, pool["name"])
         result[name] = seen
     return result

@@ -179,6 +179,28 @@ def _guest_rows(section, seen):
     return rows
 
 
+def _pool_text(kind, dataset, active, autostart):
+    return "%s %s, %s, %s" % (kind or "(unknown type)", dataset or "(no source)", "active" if active else "inactive",
+                              "autostart" if autostart else "no autostart")
+
+
+def _storage_pool_rows(section, seen):
+    """One row per planned libvirt storage pool (zfs_storage): type and source dataset as
+    planned, active, autostart as planned."""
+    rows = []
+    for pool in section.get("libvirt_pools") or []:
+        name = pool.get("name")
+        wanted_auto = bool(pool.get("autostart", True))
+        expected = _pool_text("zfs", pool.get("dataset"), True, wanted_auto)
+        found = seen.get("libvirt_pools", {}).get(name)
+        if found is None:
+            rows.append(_row("libvirt pool", name, expected, "(not defined)", DRIFTED))
+            continue
+        actual = _pool_text(found.get("type"), found.get("source"), found.get("active"), found.get("autostart"))
+        rows.append(_row("libvirt pool", name, expected, actual, APPLIED if actual == expected else DRIFTED))
+    return rows
+
+
 def _domain_rows(section, seen):
     """One row per running QEMU (seccomp_sandbox): sandboxed and confined, or why not."""
     expect = section.get("expect")
@@ -250,6 +272,7 @@ def audit_rows(facts, plan, observed=None):
             rows += _file_rows(section, seen)
             rows += _mount_rows(section, seen)
             rows += _guest_rows(section, seen)
+            rows += _storage_pool_rows(section, seen)
             rows += _domain_rows(section, seen)
             rows += _validate_rows(section, seen)
         for row in rows[first:]:

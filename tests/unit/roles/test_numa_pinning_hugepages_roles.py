@@ -105,7 +105,7 @@ def test_role_tasks_use_only_their_section_and_switches(role):
         assert allowed.match(expression), expression
     for condition in re.findall(r"^\s+- (.*)$", tasks, re.M):
         if "{{" not in condition and "__" in condition:
-            assert re.match(r"^(__%s_apply_runtime|__%s_section\['[a-z]+'\] \| length > 0|ansible_facts\['services'\] is undefined)$"
+            assert re.match(r"^(__%s_apply_runtime|__%s_section\['[a-z_]+'\] \| length > 0|ansible_facts\['services'\] is undefined)$"
                             % (role, role), condition), condition
 
 

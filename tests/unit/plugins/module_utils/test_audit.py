@@ -224,3 +224,55 @@ def test_a_released_line_is_applied_when_no_line_of_ours_remains(tmp_path):
           "# Managed by kvmops.hypervisor: IRQBALANCE_BANNED_CPULIST\nIRQBALANCE_BANNED_CPULIST=7\n")
     rows = dict((row["area"], row["status"]) for row in report_for(tmp_path, BOOT, BOOT, plan)["rows"])
     assert rows["line"] == "drifted"
+
+
+POOL_XML = """<pool type='zfs'>
+  <name>guests-zfs</name>
+  <uuid>0c6f8a1e-3a2b-4d6e-9b0c-2f1e5d7a9b33</uuid>
+  <source>
+    <name>kvmlab/guests</name>
+  </source>
+  <target>
+    <path>/dev/zvol/kvmlab/guests</path>
+  </target>
+</pool>
+"""
+
+
+def test_libvirt_storage_pool_rows_from_libvirts_files(tmp_path):
+    pool = {"name": "guests-zfs", "dataset": "kvmlab/guests", "autostart": True}
+    plan = {"zfs_storage": section(libvirt_pools=[pool])}
+
+    def rows():
+        return [(r["item"], r["expected"], r["actual"], r["status"])
+                for r in report_for(tmp_path, BOOT, BOOT, plan)["rows"] if r["area"] == "libvirt pool"]
+
+    expected = "zfs kvmlab/guests, active, autostart"
+    assert rows() == [("guests-zfs", expected, "(not defined)", "drifted")]
+    write(tmp_path, "/etc/libvirt/storage/guests-zfs.xml", POOL_XML)
+    assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, inactive, no autostart", "drifted")]
+    # the state file of a running pool
+    write(tmp_path, "/run/libvirt/storage/guests-zfs.xml", POOL_XML)
+    assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, active, no autostart", "drifted")]
+    # autostart: libvirt's absolute link to the definition, resolved under the root
+    link = os.path.join(str(tmp_path), "etc/libvirt/storage/autostart/guests-zfs.xml")
+    os.makedirs(os.path.dirname(link))
+    os.symlink("/etc/libvirt/storage/guests-zfs.xml", link)
+    assert rows() == [("guests-zfs", expected, expected, "applied")]
+    # a link to something else is not autostart for libvirt (virFileLinkPointsTo)
+    os.unlink(link)
+    os.symlink("/etc/libvirt/storage/other.xml", link)
+    write(tmp_path, "/etc/libvirt/storage/other.xml", POOL_XML)
+    assert rows()[0][2:] == ("zfs kvmlab/guests, active, no autostart", "drifted")
+    os.unlink(link)
+    os.symlink("/etc/libvirt/storage/guests-zfs.xml", link)
+    write(tmp_path, "/etc/libvirt/storage/guests-zfs.xml", POOL_XML.replace("kvmlab/guests</name>", "kvmlab/x</name>"))
+    assert rows() == [("guests-zfs", expected, "zfs kvmlab/x, active, autostart", "drifted")]
+
+
+def test_libvirt_storage_pool_planned_without_autostart(tmp_path):
+    plan = {"zfs_storage": section(libvirt_pools=[{"name": "p", "dataset": "tank", "autostart": False}])}
+    write(tmp_path, "/etc/libvirt/storage/p.xml", POOL_XML.replace("kvmlab/guests</name>", "tank</name>"))
+    write(tmp_path, "/run/libvirt/storage/p.xml", "<pool/>")
+    row = [r for r in report_for(tmp_path, BOOT, BOOT, plan)["rows"] if r["area"] == "libvirt pool"][0]
+    assert (row["expected"], row["status"]) == ("zfs tank, active, no autostart", "applied")

@@ -300,3 +300,188 @@ def test_arc_plus_hugepages_plus_reserve_fit_memtotal(name, arc_share):
     host_reserve = sum(result["reserved_memory_mb"].values())
     assert sum(pool_mb.values()) + host_reserve <= total_mb
     assert arc_mb <= host_reserve  # every MiB of the ARC maximum is counted in a node's reserve
+
+
+# --------------------------------------------------------------------------- libvirt pools
+
+GUESTS = [{"name": "kvmlab/guests", "type": "filesystem"},
+          {"name": "kvmlab/guests/disk0", "type": "volume", "size": "1G"},
+          {"name": "kvmlab/guests/disk1", "type": "volume", "size": "2G", "sparse": True}]
+KVMLAB = [{"name": "kvmlab", "vdevs": [SCRATCH]}]
+
+
+def with_guests(**options):
+    result = {"pools": KVMLAB, "datasets": GUESTS}
+    result.update(options)
+    return result
+
+
+def test_no_libvirt_pool_and_no_snapshots_by_default():
+    result = zfs()
+    assert result["libvirt_pools"] == [] and result["snapshots"] == []
+    assert result["packages"] == [] and result["services"] == [] and result["snapshot_files"] == {}
+    assert "/etc/sanoid/sanoid.conf" not in result["files"]
+
+
+def test_libvirt_pool_over_the_guest_dataset():
+    result = zfs(with_guests(libvirt_pools=[{"name": "guests-zfs", "dataset": "kvmlab/guests"}]))
+    assert result["libvirt_pools"] == [{
+        "name": "guests-zfs", "dataset": "kvmlab/guests", "autostart": True,
+        "xml": ("<pool type='zfs'>\n  <name>guests-zfs</name>\n  <source>\n    <name>kvmlab/guests</name>\n"
+                "  </source>\n</pool>\n"),
+        "volumes": ["disk0", "disk1"], "absent_volumes": [], "variable": "zfs_storage_libvirt_pools[0]"}]
+
+
+def test_libvirt_pool_volumes_are_every_zvol_below_by_last_name():
+    datasets = GUESTS + [{"name": "kvmlab/guests/db/data", "type": "volume", "size": "1G"},
+                         {"name": "kvmlab/guests/old", "type": "volume", "state": "absent"},
+                         {"name": "kvmlab/other/disk9", "type": "volume", "size": "1G"}]
+    result = zfs({"pools": KVMLAB, "datasets": datasets,
+                  "libvirt_pools": [{"name": "guests-zfs", "dataset": "kvmlab/guests", "autostart": False}]})
+    pool = result["libvirt_pools"][0]
+    assert (pool["volumes"], pool["absent_volumes"], pool["autostart"]) == (["data", "disk0", "disk1"], ["old"], False)
+
+
+def test_libvirt_pool_over_a_pool_root_dataset():
+    result = zfs({"libvirt_pools": [{"name": "tank", "dataset": "tank"}]}, facts=lab_facts(pools=["tank"]))
+    assert result["libvirt_pools"][0]["dataset"] == "tank" and result["libvirt_pools"][0]["volumes"] == []
+
+
+def test_libvirt_pool_warns_without_libvirt():
+    result = plan(lab_facts(), LAB_POLICY, sections={"zfs_storage": with_guests(
+        libvirt_pools=[{"name": "guests-zfs", "dataset": "kvmlab/guests"}])})
+    assert any(w.startswith("zfs_storage_libvirt_pools: libvirt is not installed") for w in result["warnings"])
+    facts = lab_facts()
+    facts["libvirt"] = {"present": True}
+    result = plan(facts, LAB_POLICY, sections={"zfs_storage": with_guests(
+        libvirt_pools=[{"name": "guests-zfs", "dataset": "kvmlab/guests"}])})
+    assert not any("libvirt is not installed" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize("pools, start", [
+    ([{"name": "guests-zfs", "dataset": "kvmlab/nope"}],
+     "zfs_storage_libvirt_pools[0].dataset: kvmlab/nope is neither a dataset of zfs_storage_datasets nor a pool's "
+     "root dataset"),
+    ([{"name": "guests-zfs", "dataset": "kvmlab/guests/disk0"}],
+     "zfs_storage_libvirt_pools[0].dataset: kvmlab/guests/disk0 is a volume; give a filesystem"),
+    ([{"name": "guests-zfs", "dataset": "tank"}],
+     "zfs_storage_libvirt_pools[0].dataset: tank is neither a dataset"),
+    ([{"name": "guests-zfs"}], "zfs_storage_libvirt_pools[0].dataset: must be a dataset name, got None"),
+    ([{"name": "guests/zfs", "dataset": "kvmlab/guests"}],
+     "zfs_storage_libvirt_pools[0].name: 'guests/zfs' is not a libvirt pool name"),
+    ([{"name": "", "dataset": "kvmlab/guests"}], "zfs_storage_libvirt_pools[0].name: '' is not a libvirt pool name"),
+    ([{"name": "a", "dataset": "kvmlab/guests"}, {"name": "a", "dataset": "kvmlab"}],
+     "zfs_storage_libvirt_pools[1].name: pool a is also zfs_storage_libvirt_pools[0]"),
+    ([{"name": "a", "dataset": "kvmlab/guests"}, {"name": "b", "dataset": "kvmlab/guests"}],
+     "zfs_storage_libvirt_pools[1].dataset: kvmlab/guests is already the source of zfs_storage_libvirt_pools[0]"),
+    ([{"name": "a", "dataset": "kvmlab/guests", "autostart": "yes"}],
+     "zfs_storage_libvirt_pools[0].autostart: must be true or false"),
+    ([{"name": "a", "dataset": "kvmlab/guests", "type": "zfs"}],
+     "zfs_storage_libvirt_pools[0]: unknown key 'type' (known: name, dataset, autostart)"),
+    (["guests-zfs"], "zfs_storage_libvirt_pools: Elements value for option 'libvirt_pools' is of type str"),
+])
+def test_libvirt_pool_errors_name_the_variable(pools, start):
+    assert error(with_guests(libvirt_pools=pools)).startswith(start)
+
+
+def test_libvirt_pool_over_a_dataset_being_destroyed_is_refused():
+    datasets = [{"name": "kvmlab/guests", "state": "absent"}]
+    message = error({"pools": KVMLAB, "datasets": datasets, "allow_destroy": True,
+                     "libvirt_pools": [{"name": "a", "dataset": "kvmlab/guests"}]})
+    assert message.startswith("zfs_storage_libvirt_pools[0].dataset: kvmlab/guests has state absent")
+
+
+def test_libvirt_pool_two_zvols_of_one_name_are_refused():
+    datasets = GUESTS + [{"name": "kvmlab/guests/b/disk0", "type": "volume", "size": "1G"}]
+    message = error({"pools": KVMLAB, "datasets": datasets,
+                     "libvirt_pools": [{"name": "a", "dataset": "kvmlab/guests"}]})
+    assert message.startswith("zfs_storage_libvirt_pools[0].dataset: zvols kvmlab/guests/disk0 and "
+                              "kvmlab/guests/b/disk0 are both volume disk0")
+
+
+def test_libvirt_pool_name_is_escaped_in_the_xml():
+    # names are restricted, datasets may hold ':' only; the escape is still applied
+    result = zfs({"datasets": [{"name": "kvmlab/a:b"}], "pools": KVMLAB,
+                  "libvirt_pools": [{"name": "p+1", "dataset": "kvmlab/a:b"}]})
+    assert "<name>p+1</name>" in result["libvirt_pools"][0]["xml"]
+    assert "<name>kvmlab/a:b</name>" in result["libvirt_pools"][0]["xml"]
+
+
+# --------------------------------------------------------------------------- sanoid
+
+SANOID = "/etc/sanoid/sanoid.conf"
+
+
+def sanoid_body(text):
+    """The non-comment lines of sanoid.conf."""
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_sanoid_policy_written_with_every_key_and_its_source():
+    result = zfs(with_guests(snapshots=[{"dataset": "kvmlab/guests", "recursive": True, "hourly": 24, "daily": 7,
+                                         "monthly": 0, "autoprune": True}]))
+    text = result["files"][SANOID]
+    assert result["snapshot_files"] == {SANOID: text}
+    assert text.startswith("# Managed by Ansible (kvmops.hypervisor.zfs_storage); local changes are overwritten.\n")
+    # sanoid 2.1.0's sanoid.defaults.conf: frequently 0, weekly 0, yearly 0, autosnap yes
+    assert sanoid_body(text) == ["[kvmlab/guests]", "recursive = yes", "frequently = 0", "hourly = 24", "daily = 7",
+                                 "weekly = 0", "monthly = 0", "yearly = 0", "autosnap = yes", "autoprune = yes"]
+    lines = text.splitlines()
+    assert lines[lines.index("hourly = 24") - 1] == "# zfs_storage_snapshots[0].hourly"
+    assert lines[lines.index("weekly = 0") - 1] == \
+        "# sanoid 2.1.0 default (/usr/share/sanoid/sanoid.defaults.conf)"
+
+
+def test_sanoid_defaults_are_sanoids_own():
+    # hourly 48, daily 90, monthly 6 (sanoid.defaults.conf 2.1.0); recursive unset: no
+    result = zfs(with_guests(snapshots=[{"dataset": "kvmlab"}]))
+    assert sanoid_body(result["files"][SANOID]) == [
+        "[kvmlab]", "recursive = no", "frequently = 0", "hourly = 48", "daily = 90", "weekly = 0", "monthly = 6",
+        "yearly = 0", "autosnap = yes", "autoprune = yes"]
+
+
+def test_sanoid_zfs_recursion_and_a_zvol():
+    result = zfs(with_guests(snapshots=[{"dataset": "kvmlab/guests", "recursive": "zfs", "autosnap": False},
+                                        {"dataset": "kvmlab/guests/disk0", "autoprune": False, "frequently": 4}]))
+    body = sanoid_body(result["files"][SANOID])
+    assert body[:2] == ["[kvmlab/guests]", "recursive = zfs"] and "autosnap = no" in body[:10]
+    assert body[10:] == ["[kvmlab/guests/disk0]", "recursive = no", "frequently = 4", "hourly = 48", "daily = 90",
+                         "weekly = 0", "monthly = 6", "yearly = 0", "autosnap = yes", "autoprune = no"]
+
+
+def test_sanoid_policy_installs_and_enables_the_timer():
+    result = zfs(with_guests(snapshots=[{"dataset": "kvmlab/guests", "hourly": 2}]))
+    assert result["packages"] == ["sanoid"]
+    assert [(s["unit"], s["state"], s["enabled"]) for s in result["services"]] == [("sanoid.timer", "started", True)]
+
+
+def test_sanoid_and_modprobe_files_are_both_in_files():
+    result = zfs(with_guests(snapshots=[{"dataset": "kvmlab/guests"}]))
+    assert sorted(result["files"]) == [MODPROBE, SANOID]
+    assert result["modprobe_files"] == {MODPROBE: result["files"][MODPROBE]}
+
+
+@pytest.mark.parametrize("snapshots, start", [
+    ([{"dataset": "kvmlab/guests", "hourly": -1}],
+     "zfs_storage_snapshots[0].hourly: must be a count of snapshots to keep (0 or more), got -1"),
+    ([{"dataset": "kvmlab/guests", "daily": "7"}], "zfs_storage_snapshots[0].daily: must be a count"),
+    ([{"dataset": "kvmlab/guests", "monthly": True}], "zfs_storage_snapshots[0].monthly: must be a count"),
+    ([{"dataset": "kvmlab/guests", "use_template": "production"}],
+     "zfs_storage_snapshots[0]: unknown key 'use_template' (known: dataset, recursive, frequently"),
+    ([{"dataset": "kvmlab/guests", "hourly_warn": "90m"}], "zfs_storage_snapshots[0]: unknown key 'hourly_warn'"),
+    ([{"dataset": "kvmlab/guests", "recursive": "yes"}],
+     "zfs_storage_snapshots[0].recursive: must be true, false or zfs"),
+    ([{"dataset": "kvmlab/guests", "autoprune": "yes"}], "zfs_storage_snapshots[0].autoprune: must be true or false"),
+    ([{"dataset": "kvmlab/elsewhere"}], "zfs_storage_snapshots[0].dataset: kvmlab/elsewhere is neither a dataset"),
+    ([{"hourly": 2}], "zfs_storage_snapshots[0].dataset: must be a dataset name, got None"),
+    ([{"dataset": "kvmlab/guests"}, {"dataset": "kvmlab/guests", "daily": 1}],
+     "zfs_storage_snapshots[1].dataset: kvmlab/guests already has a policy (zfs_storage_snapshots[0])"),
+    (["kvmlab/guests"], "zfs_storage_snapshots: Elements value for option 'snapshots' is of type str"),
+])
+def test_sanoid_errors_name_the_variable(snapshots, start):
+    assert error(with_guests(snapshots=snapshots)).startswith(start)
+
+
+def test_sanoid_on_an_existing_pool_root():
+    result = zfs({"snapshots": [{"dataset": "tank", "daily": 3}]}, facts=lab_facts(pools=["tank"]))
+    assert sanoid_body(result["files"][SANOID])[:1] == ["[tank]"]
