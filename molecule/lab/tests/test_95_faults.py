@@ -1,4 +1,6 @@
-"""Issue 21 on the lab host: a reboot the boot loader ignores is not repeated.
+"""Issue 21 on the lab host: two runs at once (the second fails naming the first, the
+first completes and releases the lock), and a reboot the boot loader ignores is not
+repeated.
 
 The boot loader is made to ignore what kvmops writes the way a real one does (another
 configuration wins over grub.cfg's default entry): /boot/grub/custom.cfg, which grub.cfg
@@ -32,6 +34,26 @@ def play(path, tmp_path, extra_vars=None):
         extra.write_text(yaml.safe_dump(extra_vars))
         command += ["-e", "@%s" % extra]
     return subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, check=False)
+
+
+def play_command(path, tmp_path, name):
+    extra = tmp_path / ("%s.yml" % name)
+    extra.write_text(yaml.safe_dump({"kvmops_lock_wait": 0}))
+    return ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(path),
+            "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "-e", "@%s" % extra]
+
+
+@pytest.mark.extra
+def test_two_runs_at_once_the_second_fails_naming_the_first(host, tmp_path):
+    procs = [subprocess.Popen(play_command(SCENARIO / "nvme_reboot.yml", tmp_path, "run%d" % index),
+                              env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for index in range(2)]
+    outputs = [proc.communicate(timeout=1800)[0] for proc in procs]
+    codes = [proc.returncode for proc in procs]
+    assert sorted(codes) == [0, 2], (codes, [out[-2000:] for out in outputs])
+    loser = " ".join(outputs[codes.index(2)].split())
+    assert "another kvmops run holds this host's lock" in loser, loser[-3000:]
+    assert not host.file("/var/lib/kvmops/run.lock").exists  # the winner released it
 
 
 def boot_id(host):
