@@ -36,7 +36,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
 # Parts only some sections read, gathered when that section is asked for:
 # kvm_host key -> gather_subset, per section.
-SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
+SECTION_FACT_KEYS = {"numa_pinning": (("domains", "domains"),),
+                     "seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
                      "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost"))}
 POLICY_PREFIX = "kvmops_plan_"
 
