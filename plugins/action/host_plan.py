@@ -20,6 +20,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -75,6 +77,19 @@ def policy_from_vars(args, task_vars):
     return policy
 
 
+def named_as_set(exc, args):
+    """The message of a PlanError, starting with what the operator set: the variable
+    ``kvmops_plan_<option>`` when that option came from it (roles call host_plan with
+    ``sections`` only), else the task option (``guests[db1].vcpus`` stays as it is when
+    ``guests`` was given to the task)."""
+    message = str(exc)
+    option = re.match(r"[a-z_]+", getattr(exc, "option", "") or "")
+    name = option.group(0) if option else ""
+    if name in ARGUMENT_SPEC and name not in ("facts", "sections", "refresh") and name not in (args or {}):
+        return POLICY_PREFIX + message
+    return message
+
+
 def existing_plan(task_vars):
     task_vars = task_vars or {}
     for candidate in (task_vars.get("kvm_host_plan"), (task_vars.get("ansible_facts") or {}).get("kvm_host_plan")):
@@ -102,7 +117,7 @@ class ActionModule(ActionBase):
         try:
             args = normalize_policy(policy_from_vars(self._task.args, task_vars))
         except PlanError as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(named_as_set(exc, self._task.args))
         sections = args.get("sections")
         refresh = list(args.get("refresh") or [])
         earlier = existing_plan(task_vars)
@@ -127,7 +142,7 @@ class ActionModule(ActionBase):
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections)
         except PlanError as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(named_as_set(exc, self._task.args))
         for name, section in (earlier or {}).items():
             if name in SECTIONS and isinstance(section, dict):
                 host_plan.setdefault(name, section)

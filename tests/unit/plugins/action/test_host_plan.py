@@ -61,9 +61,20 @@ def test_policy_from_kvmops_plan_variables_and_options_win():
 
 
 def test_bad_policy_variable_fails_naming_the_option():
+    """The message names what the operator set: the kvmops_plan_ variable when the option
+    came from one (roles call host_plan with sections only), the option when given to the task."""
     task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_isolation": "total"}
-    with pytest.raises(AnsibleActionFail, match="^isolation: "):
+    with pytest.raises(AnsibleActionFail, match="^kvmops_plan_isolation: value of isolation must be one of: "):
         make_action({"sections": {"numa_pinning": {}}}).run(task_vars=task_vars)
+    with pytest.raises(AnsibleActionFail, match="^isolation: "):
+        make_action({"isolation": "total"}).run(task_vars=task_vars)
+    task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_housekeeping_cpus": "0,9",
+                 "kvmops_plan_guests": [{"name": "db1", "vcpus": 64, "memory_mb": 1024}]}
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_housekeeping_cpus: CPU\(s\) 9 are not online"):
+        make_action({}).run(task_vars=task_vars)
+    del task_vars["kvmops_plan_housekeeping_cpus"]
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_guests\[db1\]\.vcpus: 64 vCPUs is larger"):
+        make_action({}).run(task_vars=task_vars)
 
 
 def test_bad_section_option_fails_naming_the_role_variable():
@@ -216,6 +227,6 @@ def test_numa_pinning_gathers_the_domains_and_refuses_a_domain_that_disagrees():
     action._execute_module = execute_module
     task_vars = {"ansible_facts": {"kvm_host": host}, "kvmops_plan_hugepage_size": "2M",
                  "kvmops_plan_guests": [{"name": "g2", "vcpus": 2, "memory_mb": 64}]}
-    with pytest.raises(AnsibleActionFail, match=r"^guests\[g2\]\.memory_mb: domain g2 has 131072 KiB"):
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_guests\[g2\]\.memory_mb: domain g2 has 131072 KiB"):
         action.run(task_vars=task_vars)
     assert calls == [["domains"]]
