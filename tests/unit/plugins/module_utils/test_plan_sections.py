@@ -156,6 +156,17 @@ def test_domains_pinned_only_where_libvirt_is_and_asked():
     assert section("numa_pinning", {}, policy, host=facts(libvirt=False))["guests"] == []
 
 
+@pytest.mark.parametrize("name, option", [("numa_pinning", "systemd_affinity_path"),
+                                          ("hugepages", "qemu_conf"), ("sysctl_net", "modules_load_dir"),
+                                          ("nvme_queues", "udev_rule_path"), ("sriov_vhost", "link_dir"),
+                                          ("seccomp_sandbox", "sysctl_path")])
+def test_relative_paths_refused_naming_the_role_variable(name, option):
+    """config_files and sysctl_dropin refuse them too, but only when the role reaches them:
+    after the kernel arguments (numa_pinning) were written."""
+    with pytest.raises(PlanError, match=r"^%s_%s: must be an absolute path, got 'etc/x'$" % (name, option)):
+        section(name, {option: "etc/x"})
+
+
 def domain(name, vcpus, memory_kib, persistent=True, state="shutoff"):
     """A kvm_host.domains entry as facts/domains.py gives it."""
     return {"name": name, "uuid": None, "persistent": persistent, "state": state, "pid": None,
