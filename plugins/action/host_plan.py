@@ -25,6 +25,7 @@ import re
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import SUBSET_NAMES
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (
     ARGUMENT_SPEC,
@@ -120,6 +121,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(named_as_set(exc, self._task.args))
         sections = args.get("sections")
         refresh = list(args.get("refresh") or [])
+        unknown = [name for name in refresh if name not in SUBSET_NAMES]
+        if unknown:
+            raise AnsibleActionFail("refresh: unknown part(s) %s; choose from %s (kvm_host_facts' gather_subset names)"
+                                    % (", ".join(repr(name) for name in unknown), ", ".join(SUBSET_NAMES)))
         earlier = existing_plan(task_vars)
         if sections is not None and earlier is not None and not refresh and all(
                 isinstance(earlier.get(name), dict) for name in sections):

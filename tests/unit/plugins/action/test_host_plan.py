@@ -167,6 +167,8 @@ def test_missing_facts_fail_naming_facts():
     ({"hugepages_per_node": {"0": 99}}, "^hugepages_per_node: "),
     ({"guests": [{"name": "a", "vcpus": 1, "memory_mb": 1}, {"name": "a", "vcpus": 1, "memory_mb": 1}]},
      "^guests: duplicate"),
+    # before: "facts: kvmops.hypervisor.kvm_host_facts failed: gather_subset: unknown subset"
+    ({"refresh": ["sriov", "vfs"]}, r"^refresh: unknown part\(s\) 'vfs'; choose from cpu, numa, "),
 ])
 def test_bad_options_fail_with_one_message_naming_the_option(args, text):
     with pytest.raises(AnsibleActionFail, match=text) as caught:
