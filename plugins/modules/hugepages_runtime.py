@@ -164,8 +164,9 @@ def main():
                          % module.params["compaction_retries"])
     try:
         # a plan for another host (a node or page size this one lacks): refused before any write
-        missing = None if module.params["allow_partial"] else missing_pools(module.params["pages"],
-                                                                               module.params["root"])
+        missing = None
+        if not module.params["allow_partial"]:
+            missing = missing_pools(module.params["pages"], module.params["root"])
         if missing:
             module.fail_json(msg="pages: %s" % missing)
         report = allocate(

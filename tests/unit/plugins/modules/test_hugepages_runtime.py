@@ -2,8 +2,6 @@
 
 import os
 
-import pytest
-
 from ansible_collections.kvmops.hypervisor.plugins.modules import hugepages_runtime
 from module_runner import run_module
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import hugepages as hp
