@@ -20,9 +20,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import SUBSET_NAMES
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (
     ARGUMENT_SPEC,
@@ -36,7 +39,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
 FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemons")
 # Parts only some sections read, gathered when that section is asked for:
 # kvm_host key -> gather_subset, per section.
-SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
+SECTION_FACT_KEYS = {"numa_pinning": (("domains", "domains"),),
+                     "seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
                      "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost"))}
 POLICY_PREFIX = "kvmops_plan_"
 
@@ -74,6 +78,19 @@ def policy_from_vars(args, task_vars):
     return policy
 
 
+def named_as_set(exc, args):
+    """The message of a PlanError, starting with what the operator set: the variable
+    ``kvmops_plan_<option>`` when that option came from it (roles call host_plan with
+    ``sections`` only), else the task option (``guests[db1].vcpus`` stays as it is when
+    ``guests`` was given to the task)."""
+    message = str(exc)
+    option = re.match(r"[a-z_]+", getattr(exc, "option", "") or "")
+    name = option.group(0) if option else ""
+    if name in ARGUMENT_SPEC and name not in ("facts", "sections", "refresh") and name not in (args or {}):
+        return POLICY_PREFIX + message
+    return message
+
+
 def existing_plan(task_vars):
     task_vars = task_vars or {}
     for candidate in (task_vars.get("kvm_host_plan"), (task_vars.get("ansible_facts") or {}).get("kvm_host_plan")):
@@ -101,9 +118,13 @@ class ActionModule(ActionBase):
         try:
             args = normalize_policy(policy_from_vars(self._task.args, task_vars))
         except PlanError as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(named_as_set(exc, self._task.args))
         sections = args.get("sections")
         refresh = list(args.get("refresh") or [])
+        unknown = [name for name in refresh if name not in SUBSET_NAMES]
+        if unknown:
+            raise AnsibleActionFail("refresh: unknown part(s) %s; choose from %s (kvm_host_facts' gather_subset names)"
+                                    % (", ".join(repr(name) for name in unknown), ", ".join(SUBSET_NAMES)))
         earlier = existing_plan(task_vars)
         if sections is not None and earlier is not None and not refresh and all(
                 isinstance(earlier.get(name), dict) for name in sections):
@@ -126,7 +147,7 @@ class ActionModule(ActionBase):
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections)
         except PlanError as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(named_as_set(exc, self._task.args))
         for name, section in (earlier or {}).items():
             if name in SECTIONS and isinstance(section, dict):
                 host_plan.setdefault(name, section)

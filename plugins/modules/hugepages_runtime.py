@@ -40,6 +40,8 @@ options:
     description:
       - When the kernel gives fewer pages than planned on some node, report it as a warning
         and succeed instead of failing.
+      - When false, O(pages) naming a node or page size this host has no pool for fails before
+        any pool is written; when true, the other pools are allocated and that one is reported short.
     type: bool
     default: false
   compaction_retries:
@@ -142,6 +144,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.hugepages 
     HugepagesError,
     allocate,
     describe_short,
+    missing_pools,
     render_state,
 )
 
@@ -160,6 +163,12 @@ def main():
         module.fail_json(msg="compaction_retries must not be negative, got %d"
                          % module.params["compaction_retries"])
     try:
+        # a plan for another host (a node or page size this one lacks): refused before any write
+        missing = None
+        if not module.params["allow_partial"]:
+            missing = missing_pools(module.params["pages"], module.params["root"])
+        if missing:
+            module.fail_json(msg="pages: %s" % missing)
         report = allocate(
             module.params["pages"],
             root=module.params["root"],

@@ -41,7 +41,8 @@ options:
       - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
         V(vhost) (vhost-net module and device nodes), V(zfs), V(libvirt), V(qemu) (running QEMU processes),
         V(daemons) (ksmtuned, ksm, libvirtd and virtqemud units and the libvirt daemon serving QEMU),
-        V(security) (LSMs, kdump, hardening sysctls, image storage)."
+        V(security) (LSMs, kdump, hardening sysctls, image storage),
+        V(domains) (libvirt domains of the system QEMU driver, from its files)."
     type: list
     elements: str
     default: [all]
@@ -228,6 +229,16 @@ ansible_facts:
               libvirt_security_drivers (the drivers libvirt can use here), kdump (in_use, reasons),
               sysctl (running values of the hardening keys), image_storage (path, mount, fstype,
               trusted_xattrs of C(/var/lib/libvirt/images)).
+          returned: when gathered
+          type: dict
+        domains:
+          description:
+            - config_dir (C(/etc/libvirt/qemu) exists) and defined, one entry per libvirt domain
+              of the system QEMU driver, read from C(/etc/libvirt/qemu/*.xml) and the status files
+              C(/run/libvirt/qemu/*.xml) (never from libvirt), sorted by name - name, uuid,
+              persistent, state (libvirt's word; C(shutoff) without a status file), pid, vcpus,
+              memory_kib, current_memory_kib, hugepages (C(<memoryBacking><hugepages>)),
+              numatune (mode, placement, nodeset, or null) and source (the file read).
           returned: when gathered
           type: dict
         warnings:

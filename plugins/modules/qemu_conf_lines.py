@@ -89,6 +89,8 @@ def main():
     )
     path = module.params["path"]
     lines = module.params["lines"]
+    if not path.startswith("/"):
+        module.fail_json(msg="path: %r is not an absolute path; give /etc/libvirt/qemu.conf" % path)
     try:
         check_lines({path: lines})
     except ConfigError as exc:
@@ -101,7 +103,7 @@ def main():
     text = edit_lines(state.text, lines)
     problems = check_text(text, parse_libvirt_conf, lines)
     if problems:
-        module.fail_json(msg="%s: not written, libvirt would refuse it: %s" % (path, "; ".join(problems)),
+        module.fail_json(msg="lines: %s not written, libvirt would refuse it: %s" % (path, "; ".join(problems)),
                          missing=False)
     settings = parse_libvirt_conf(text)
     mode = state.mode if state.mode is not None else fileio.DEFAULT_MODE

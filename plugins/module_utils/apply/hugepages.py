@@ -136,6 +136,30 @@ def _order(entry):
     return (0 if shrink else 1, -entry["size_kb"], entry["node"])
 
 
+def missing_pools(pages, root="/"):
+    """The message refusing ``pages`` when it asks for pages of a pool this host lacks (a
+    node or page size the kernel has no nr_hugepages file for), else None; read only."""
+    reader = Reader(root)
+    wanted = normalize_pages(pages)
+    missing = [(size_kb, node) for size_kb, node, planned in wanted
+               if planned > 0 and not reader.exists(NODE_POOL % (node, size_kb))]
+    if not missing:
+        return None
+    sizes, nodes = set(), set()
+    for entry in reader.listdir("/sys/devices/system/node"):
+        if entry.startswith("node") and entry[4:].isdigit():
+            for pool in reader.listdir("/sys/devices/system/node/%s/hugepages" % entry):
+                if pool.startswith("hugepages-") and pool.endswith("kB") and pool[10:-2].isdigit():
+                    sizes.add(int(pool[10:-2]))
+                    nodes.add(int(entry[4:]))
+    size_kb, node = missing[0]
+    has = ("this host has %s pages on node%s %s" % (
+        " and ".join("%d kB" % size for size in sorted(sizes)), "s" if len(nodes) > 1 else "",
+        ", ".join(str(n) for n in sorted(nodes)))) if sizes else "this host has no per-node huge page pools"
+    return ("no pool for %d kB pages on node %d (%s); %s: plan those, or set allow_partial to allocate the "
+            "others" % (size_kb, node, NODE_POOL % (node, size_kb), has))
+
+
 def allocate(pages, root="/", compaction_retries=2, check_mode=False, writer=None):
     """Bring every node's pool to the planned count; return a report.
 

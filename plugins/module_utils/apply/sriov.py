@@ -176,6 +176,16 @@ def apply(pfs, root="/", check_mode=False, vfio_ready=True, settings=True, write
     warnings = []
     report = []
     changed = False
+    # Every PF first: a refusal must come before the first write of any PF.
+    for wanted in pfs or []:
+        pf = _pf_facts(Reader(root), wanted["address"])
+        if pf is None:
+            raise SriovError("%s: no SR-IOV capable PF at this address any more" % wanted["address"])
+        totalvfs = pf.get("totalvfs")
+        if totalvfs is not None and wanted["numvfs"] > totalvfs:
+            # sriov_numvfs_store answers EINVAL above sriov_totalvfs (drivers/pci/iov.c)
+            raise SriovError("%s: numvfs %d is more than the PF offers (sriov_totalvfs %d); give 0 to %d"
+                             % (wanted["address"], wanted["numvfs"], totalvfs, totalvfs))
     for wanted in pfs or []:
         reader = Reader(root)
         address = wanted["address"]

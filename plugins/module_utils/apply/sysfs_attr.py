@@ -161,7 +161,7 @@ def apply(attributes, root="/", check_mode=False, missing="fail", writer=None):
             if not matches(before_text, wanted):
                 todo.append(path)
         except SysfsAttrError as exc:
-            errors.append("%s: %s" % (path, exc))
+            errors.append("attributes[%s]: %s" % (path, exc))
     if errors:
         return {"changed": False, "attributes": report, "errors": errors,
                 "warnings": warnings + reader.warnings}

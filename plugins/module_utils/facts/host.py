@@ -12,6 +12,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.cpu import
     online_cpus,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.daemons import gather_daemons
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.domains import gather_domains
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.devices import (
     gather_iommu,
     gather_sriov,
@@ -35,6 +36,7 @@ SUBSETS = (
     ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("vhost", "vhost"), ("zfs", "zfs"),
     ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
     ("security", "security"),
+    ("domains", "domains"),
 )
 SUBSET_NAMES = tuple(name for name, _key in SUBSETS)
 
@@ -108,6 +110,7 @@ def gather(reader, subsets=None):
         "qemu": lambda: gather_qemu(reader),
         "daemons": lambda: gather_daemons(reader),
         "security": lambda: gather_security(reader),
+        "domains": lambda: gather_domains(reader),
     }
     for name, key in SUBSETS:
         if name not in subsets:

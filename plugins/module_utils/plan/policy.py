@@ -122,4 +122,10 @@ def validate_section_options(section, spec, options):
         if isinstance(result.errors.errors[0], UnsupportedError):
             names = [message.split(".")[0].split(",")[0].strip()]
         raise PlanError("%s_%s" % (section, names[0]) if names else section, message)
-    return result.validated_parameters
+    validated = result.validated_parameters
+    for name in sorted(spec):
+        value = validated.get(name)
+        if spec[name].get("type") == "path" and value is not None and not str(value).startswith("/"):
+            # the modules refuse a relative path too, but only when the role reaches them
+            raise PlanError("%s_%s" % (section, name), "must be an absolute path, got %r" % (value,))
+    return validated

@@ -58,7 +58,8 @@ def _xml_cpus(text, where):
 
 
 def domain_facts(root):
-    """What the plan is checked against: name, vCPU count, memory, IOThreads, cells."""
+    """What the plan is checked against: name, vCPU count, memory, IOThreads, cells
+    (``current_memory_kib``: ``<currentMemory>``, the balloon target; ``<memory>`` when absent)."""
     vcpu = root.find("vcpu")
     try:
         vcpus = int((vcpu.text or "").strip()) if vcpu is not None else 1
@@ -68,6 +69,10 @@ def domain_facts(root):
     memory_kib = None
     if memory is not None:
         memory_kib = _scaled_kib(memory.text, memory.get("unit"), "<memory>")
+    current = root.find("currentMemory")
+    current_kib = memory_kib
+    if current is not None:
+        current_kib = _scaled_kib(current.text, current.get("unit"), "<currentMemory>")
     iothread_ids = []
     ids = root.find("iothreadids")
     if ids is not None and len(ids.findall("iothread")):
@@ -87,6 +92,7 @@ def domain_facts(root):
         "name": (root.findtext("name") or "").strip(),
         "vcpus": vcpus,
         "memory_kib": memory_kib,
+        "current_memory_kib": current_kib,
         "iothread_ids": sorted(iothread_ids),
         "numa_cells": sorted(cells),
     }

@@ -101,6 +101,65 @@ def unpinned_domains(facts, guests):
     return sorted(set(names))
 
 
+def _mib(kib):
+    return ("%d MiB" % (kib // 1024)) if kib % 1024 == 0 else ("%d KiB, not a whole MiB" % kib)
+
+
+def check_domains(policy_guests, facts, page_kb, warnings):
+    """Refuse, before any role writes, a planned guest that libvirt_domain_tuning would refuse
+    later (apply/domain/state.check_domain and guests.validate_guests, kept as the safety
+    net): its libvirt domain missing or transient, its vCPU count or memory not the plan's,
+    its memory not whole huge pages. The domains come from ``kvm_host.domains`` (libvirt's
+    files); without that part (older facts) only the huge page rule is checked, and without
+    libvirt's configuration directory (the QEMU driver not installed yet) a missing domain
+    is a warning: it can only be defined later."""
+    domains = facts.get("domains") if isinstance(facts, dict) else None
+    known = None
+    if isinstance(domains, dict) and isinstance(domains.get("defined"), list):
+        known = dict((entry.get("name"), entry) for entry in domains["defined"] if isinstance(entry, dict))
+    for guest in policy_guests or []:
+        if not isinstance(guest, dict) or not guest.get("name"):
+            continue
+        name = guest["name"]
+        label = "guests[%s]" % name
+        memory_mb = guest.get("memory_mb")
+        if guest.get("hugepages", True) and memory_mb and (memory_mb * 1024) % page_kb:
+            raise PlanError(label + ".memory_mb", "%d MiB is not a whole number of %d KiB huge pages, which "
+                            "libvirt_domain_tuning refuses to back a domain with; use a multiple of %d MiB, "
+                            "or hugepages: false" % (memory_mb, page_kb, max(page_kb // 1024, 1)))
+        if known is None:
+            continue
+        entry = known.get(name)
+        if entry is None:
+            if not domains.get("config_dir"):
+                warnings.append("numa_pinning: guest %s has no libvirt domain yet (no /etc/libvirt/qemu: "
+                                "libvirt's QEMU driver is not installed); it is pinned by a run after it "
+                                "is defined" % name)
+                continue
+            raise PlanError(label, "no libvirt domain %s on the host (no /etc/libvirt/qemu/%s.xml; defined: %s); "
+                            "the name must be a defined domain's: define it first, correct "
+                            "kvmops_plan_guests, or set numa_pinning_domains to false to plan guests "
+                            "defined later" % (name, name, ", ".join(sorted(n for n in known if n)) or "none"))
+        if not entry.get("persistent", True):
+            raise PlanError(label, "libvirt domain %s is transient (%s, no definition in /etc/libvirt/qemu): "
+                            "it must be a defined domain; define it (virsh dumpxml %s > %s.xml; virsh define "
+                            "%s.xml) or set numa_pinning_domains to false"
+                            % (name, entry.get("state"), name, name, name))
+        where = entry.get("source") or "its definition"
+        if entry.get("vcpus") is not None and guest.get("vcpus") is not None and entry["vcpus"] != guest["vcpus"]:
+            raise PlanError(label + ".vcpus", "domain %s has %d vCPUs (<vcpu> of %s) but the plan gives %d; "
+                            "must equal the domain's vCPU count: set vcpus to %d or change the domain "
+                            "(pinning never changes the vCPU count)"
+                            % (name, entry["vcpus"], where, guest["vcpus"], entry["vcpus"]))
+        kib = entry.get("memory_kib")
+        if kib is not None and memory_mb is not None and kib != memory_mb * 1024:
+            raise PlanError(label + ".memory_mb", "domain %s has %d KiB of memory (%s; <memory> of %s) but the "
+                            "plan places %d MiB; must equal the domain's <memory> in MiB: set memory_mb to "
+                            "%s or change the domain (virsh setmaxmem %s ... --config)"
+                            % (name, kib, _mib(kib), where, memory_mb,
+                               kib // 1024 if kib % 1024 == 0 else "a whole MiB after resizing it", name))
+
+
 def affinity_text(housekeeping):
     return "%s[Manager]\nCPUAffinity=%s\n" % (comment(managed_header(ROLE, AFFINITY_TEXT)),
                                               format_cpulist(housekeeping))
@@ -160,6 +219,8 @@ def build(context, options):
     libvirt = facts.get("libvirt") or {}
     # Domains are pinned where libvirt is installed (kvm_host.libvirt.present).
     pin_domains = options["domains"] and isinstance(libvirt, dict) and bool(libvirt.get("present"))
+    if pin_domains:
+        check_domains(context.policy.get("guests"), facts, context.page_kb, context.warnings)
     if partitioned and isolated:
         loose = unpinned_domains(facts, shared["guests"])
         if loose:

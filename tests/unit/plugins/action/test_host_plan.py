@@ -24,6 +24,7 @@ FACTS = {
     "zfs": {"present": False},
     "libvirt": {"present": False, "networks": []},
     "daemons": {"units": {}, "libvirt": None, "libvirt_running": False},
+    "domains": {"config_dir": False, "defined": []},
 }
 
 
@@ -60,9 +61,20 @@ def test_policy_from_kvmops_plan_variables_and_options_win():
 
 
 def test_bad_policy_variable_fails_naming_the_option():
+    """The message names what the operator set: the kvmops_plan_ variable when the option
+    came from one (roles call host_plan with sections only), the option when given to the task."""
     task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_isolation": "total"}
-    with pytest.raises(AnsibleActionFail, match="^isolation: "):
+    with pytest.raises(AnsibleActionFail, match="^kvmops_plan_isolation: value of isolation must be one of: "):
         make_action({"sections": {"numa_pinning": {}}}).run(task_vars=task_vars)
+    with pytest.raises(AnsibleActionFail, match="^isolation: "):
+        make_action({"isolation": "total"}).run(task_vars=task_vars)
+    task_vars = {"ansible_facts": {"kvm_host": FACTS}, "kvmops_plan_housekeeping_cpus": "0,9",
+                 "kvmops_plan_guests": [{"name": "db1", "vcpus": 64, "memory_mb": 1024}]}
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_housekeeping_cpus: CPU\(s\) 9 are not online"):
+        make_action({}).run(task_vars=task_vars)
+    del task_vars["kvmops_plan_housekeeping_cpus"]
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_guests\[db1\]\.vcpus: 64 vCPUs is larger"):
+        make_action({}).run(task_vars=task_vars)
 
 
 def test_bad_section_option_fails_naming_the_role_variable():
@@ -88,7 +100,9 @@ def test_missing_parts_are_gathered_on_the_host_and_returned():
     result = action.run(task_vars={"ansible_facts": {"kvm_host": {"libvirt": nat}}})
     # only the missing parts are gathered; the part given wins
     assert calls == [("kvmops.hypervisor.kvm_host_facts", {"gather_subset": ["cpu", "numa", "memory", "kernel", "nvme", "zfs", "daemons"]})]
-    assert result["ansible_facts"]["kvm_host"] == dict(FACTS, libvirt=nat)
+    expected = dict(FACTS, libvirt=nat)
+    del expected["domains"]  # only the numa_pinning section reads them
+    assert result["ansible_facts"]["kvm_host"] == expected
     values = result["ansible_facts"]["kvm_host_plan"]["sysctl_net"]["sysctl"]["values"]
     assert values["net.ipv4.ip_forward"] == "1"
     assert "sysctl_net" in result["ansible_facts"]["kvm_host_plan"]
@@ -153,6 +167,8 @@ def test_missing_facts_fail_naming_facts():
     ({"hugepages_per_node": {"0": 99}}, "^hugepages_per_node: "),
     ({"guests": [{"name": "a", "vcpus": 1, "memory_mb": 1}, {"name": "a", "vcpus": 1, "memory_mb": 1}]},
      "^guests: duplicate"),
+    # before: "facts: kvmops.hypervisor.kvm_host_facts failed: gather_subset: unknown subset"
+    ({"refresh": ["sriov", "vfs"]}, r"^refresh: unknown part\(s\) 'vfs'; choose from cpu, numa, "),
 ])
 def test_bad_options_fail_with_one_message_naming_the_option(args, text):
     with pytest.raises(AnsibleActionFail, match=text) as caught:
@@ -194,3 +210,25 @@ def test_sriov_section_gathers_its_parts_and_refresh_recomputes():
     same = make_action({"sections": {"sriov_vhost": options}})
     same._execute_module = MagicMock(side_effect=AssertionError("gathered"))
     assert same.run(task_vars={"kvm_host_plan": plan})["ansible_facts"]["kvm_host_plan"] is plan
+
+
+def test_numa_pinning_gathers_the_domains_and_refuses_a_domain_that_disagrees():
+    """Issue 21: the numa_pinning role run alone gets kvm_host.domains (gathered by host_plan)
+    and the plan is refused before any of its tasks writes."""
+    host = dict(FACTS, libvirt={"present": True, "networks": []})
+    del host["domains"]
+    calls = []
+    g2 = {"name": "g2", "uuid": None, "persistent": True, "state": "shutoff", "pid": None, "vcpus": 2,
+          "memory_kib": 131072, "current_memory_kib": 131072, "hugepages": False, "numatune": None,
+          "source": "/etc/libvirt/qemu/g2.xml"}
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(module_args["gather_subset"])
+        return {"ansible_facts": {"kvm_host": {"domains": {"config_dir": True, "defined": [g2]}}}}
+    action = make_action({"sections": {"numa_pinning": {}}})
+    action._execute_module = execute_module
+    task_vars = {"ansible_facts": {"kvm_host": host}, "kvmops_plan_hugepage_size": "2M",
+                 "kvmops_plan_guests": [{"name": "g2", "vcpus": 2, "memory_mb": 64}]}
+    with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_guests\[g2\]\.memory_mb: domain g2 has 131072 KiB"):
+        action.run(task_vars=task_vars)
+    assert calls == [["domains"]]

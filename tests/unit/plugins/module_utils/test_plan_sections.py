@@ -156,6 +156,97 @@ def test_domains_pinned_only_where_libvirt_is_and_asked():
     assert section("numa_pinning", {}, policy, host=facts(libvirt=False))["guests"] == []
 
 
+@pytest.mark.parametrize("name, option", [("numa_pinning", "systemd_affinity_path"),
+                                          ("hugepages", "qemu_conf"), ("sysctl_net", "modules_load_dir"),
+                                          ("nvme_queues", "udev_rule_path"), ("sriov_vhost", "link_dir"),
+                                          ("seccomp_sandbox", "sysctl_path")])
+def test_relative_paths_refused_naming_the_role_variable(name, option):
+    """config_files and sysctl_dropin refuse them too, but only when the role reaches them:
+    after the kernel arguments (numa_pinning) were written."""
+    with pytest.raises(PlanError, match=r"^%s_%s: must be an absolute path, got 'etc/x'$" % (name, option)):
+        section(name, {option: "etc/x"})
+
+
+def domain(name, vcpus, memory_kib, persistent=True, state="shutoff"):
+    """A kvm_host.domains entry as facts/domains.py gives it."""
+    return {"name": name, "uuid": None, "persistent": persistent, "state": state, "pid": None,
+            "vcpus": vcpus, "memory_kib": memory_kib, "current_memory_kib": memory_kib,
+            "hugepages": False, "numatune": None,
+            "source": ("/etc/libvirt/qemu/%s.xml" if persistent else "/run/libvirt/qemu/%s.xml") % name}
+
+
+def with_domains(*entries, **kwargs):
+    host = facts(**kwargs)
+    host["domains"] = {"config_dir": True, "defined": list(entries)}
+    return host
+
+
+TWO_GUESTS = {"guests": [GUEST, {"name": "g2", "vcpus": 2, "memory_mb": 64}], "hugepage_size": "2M"}
+
+
+def test_domains_that_fit_the_plan_are_pinned():
+    host = with_domains(domain("g1", 2, 1048576), domain("g2", 2, 65536, state="running"))
+    assert [g["name"] for g in section("numa_pinning", {}, TWO_GUESTS, host=host)["guests"]] == ["g1", "g2"]
+
+
+@pytest.mark.parametrize("entries, pattern", [
+    # the lab with 3 NUMA nodes (issue 21): g2 defined with 128 MiB, planned with 64
+    ([domain("g1", 2, 1048576), domain("g2", 2, 131072)],
+     r"^guests\[g2\]\.memory_mb: domain g2 has 131072 KiB of memory \(128 MiB; <memory> of "
+     r"/etc/libvirt/qemu/g2\.xml\) but the plan places 64 MiB; must equal the domain's <memory> in MiB: "
+     r"set memory_mb to 128 "),
+    ([domain("g1", 4, 1048576), domain("g2", 2, 65536)],
+     r"^guests\[g1\]\.vcpus: domain g1 has 4 vCPUs \(<vcpu> of /etc/libvirt/qemu/g1\.xml\) but the plan "
+     r"gives 2; must equal the domain's vCPU count: set vcpus to 4 "),
+    ([domain("g1", 2, 1048576)],
+     r"^guests\[g2\]: no libvirt domain g2 on the host \(no /etc/libvirt/qemu/g2\.xml; defined: g1\); "
+     r"the name must be a defined domain's: .*numa_pinning_domains to false"),
+    ([domain("g1", 2, 1048576), domain("g2", 2, 65536, persistent=False, state="running")],
+     r"^guests\[g2\]: libvirt domain g2 is transient \(running, no definition in /etc/libvirt/qemu\): "
+     r"it must be a defined domain"),
+    ([domain("g1", 2, 1048000), domain("g2", 2, 65536)],
+     r"^guests\[g1\]\.memory_mb: domain g1 has 1048000 KiB of memory \(1048000 KiB, not a whole MiB; "),
+])
+def test_domains_that_disagree_with_the_plan_are_refused_at_plan_time(entries, pattern):
+    """Before any role writes (issue 21: numa_pinning wrote the kernel arguments, then
+    libvirt_domain_tuning refused): the numa_pinning section refuses."""
+    with pytest.raises(PlanError, match=pattern):
+        section("numa_pinning", {}, TWO_GUESTS, host=with_domains(*entries))
+
+
+def test_domain_checks_follow_numa_pinning_domains_and_libvirt():
+    wrong = with_domains(domain("g1", 8, 1048576))
+    # not pinning domains: nothing to check
+    assert section("numa_pinning", {"domains": False}, TWO_GUESTS, host=wrong)["guests"] == []
+    no_libvirt = with_domains(domain("g1", 8, 1048576), libvirt=False)
+    assert section("numa_pinning", {}, TWO_GUESTS, host=no_libvirt)["guests"] == []
+    # other sections never look at the domains
+    assert section("hugepages", {}, TWO_GUESTS, host=wrong)["runtime"]["pages"]
+
+
+def test_missing_domain_without_libvirt_config_dir_is_a_warning():
+    """libvirt present (its binaries) but no /etc/libvirt/qemu yet: nothing can be defined,
+    the guests are pinned by a later run."""
+    host = facts()
+    host["domains"] = {"config_dir": False, "defined": []}
+    result = plan(host, TWO_GUESTS, sections={"numa_pinning": {}})
+    assert [g["name"] for g in result["numa_pinning"]["guests"]] == ["g1", "g2"]
+    assert ("numa_pinning: guest g1 has no libvirt domain yet (no /etc/libvirt/qemu: libvirt's QEMU driver "
+            "is not installed); it is pinned by a run after it is defined") in result["warnings"]
+
+
+def test_facts_without_domains_leave_the_check_to_libvirt_domain_tuning():
+    assert [g["name"] for g in section("numa_pinning", {}, TWO_GUESTS)["guests"]] == ["g1", "g2"]
+
+
+def test_guest_memory_not_whole_huge_pages_refused_when_domains_are_pinned():
+    odd = {"guests": [{"name": "g1", "vcpus": 2, "memory_mb": 1025}], "hugepage_size": "2M"}
+    with pytest.raises(PlanError, match=r"^guests\[g1\]\.memory_mb: 1025 MiB is not a whole number of 2048 KiB "
+                                        r"huge pages, .*use a multiple of 2 MiB, or hugepages: false"):
+        section("numa_pinning", {}, odd)
+    assert section("numa_pinning", {"domains": False}, odd)["guests"] == []
+
+
 # --------------------------------------------------------------------------- hugepages
 
 def test_transparent_hugepage_follows_the_pool_arguments():

@@ -171,6 +171,18 @@ def test_count_change_refused_while_a_guest_holds_a_vf(tmp_path):
     assert kernel.log == []
 
 
+def test_every_pf_checked_before_the_first_write(tmp_path):
+    """A count above sriov_totalvfs (the kernel answers EINVAL) or a PF that is gone, on any
+    PF of the list, is refused before the first PF is touched."""
+    tree, kernel = fixture(tmp_path)
+    for second in ({"address": PF, "numvfs": 8, "autoprobe": None, "vfs": []},
+                   {"address": "0000:99:00.0", "numvfs": 1, "autoprobe": None, "vfs": []}):
+        with pytest.raises(_sriov.SriovError, match=r"^%s: (numvfs 8 is more than the PF offers \(sriov_totalvfs 7\); "
+                                                    r"give 0 to 7|no SR-IOV capable PF)" % second["address"]):
+            _sriov.apply(WANTED + [second], root=str(tmp_path), writer=kernel, run=runner([]))
+        assert kernel.log == []
+
+
 def test_check_mode_writes_nothing_and_predicts(tmp_path):
     tree, kernel = fixture(tmp_path)
     calls = []

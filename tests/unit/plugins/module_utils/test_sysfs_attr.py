@@ -91,7 +91,8 @@ def test_bad_value_changes_nothing(tmp_path):
     put(tmp_path, KSM, "1\n")
     write, writes = choice_kernel(tmp_path)
     report = sa.apply({THP: "sometimes", KSM: 0}, root=str(tmp_path), writer=write)
-    assert report["errors"] and "sometimes" in report["errors"][0]
+    assert report["errors"] == ["attributes[%s]: 'sometimes' is not one of the values the kernel offers "
+                                "(always, madvise, never)" % THP]
     assert writes == [] and get(tmp_path, KSM) == "1\n"
 
 

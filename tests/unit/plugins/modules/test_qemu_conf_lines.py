@@ -79,8 +79,15 @@ def test_a_bad_value_elsewhere_in_the_file_is_refused_before_writing(monkeypatch
     full = put(tmp_path, text)
     result = run(monkeypatch, tmp_path, LINES)
     assert result.failed
+    assert result.result["msg"].startswith("lines: %s not written, libvirt would refuse it: " % PATH)
     assert "max_files: must be an integer" in result.result["msg"]
     assert read(full) == text
+
+
+def test_a_relative_path_is_refused(monkeypatch, tmp_path):
+    put(tmp_path, QEMU_CONF)
+    result = run_module(monkeypatch, qemu_conf_lines.main, {"path": "qemu.conf", "lines": LINES, "root": str(tmp_path)})
+    assert result.failed and result.result["msg"] == "path: 'qemu.conf' is not an absolute path; give /etc/libvirt/qemu.conf"
 
 
 def test_released_line_of_ours_goes_the_administrators_stays(monkeypatch, tmp_path):
