@@ -22,6 +22,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory imp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import gather_numa
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.nvme import gather_nvme
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.security import gather_security
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.tuned import gather_tuned
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import (
     gather_libvirt,
     gather_qemu,
@@ -35,6 +36,7 @@ SUBSETS = (
     ("iommu", "iommu"), ("nvme", "nvme"), ("sriov", "sriov"), ("vhost", "vhost"), ("zfs", "zfs"),
     ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
     ("security", "security"),
+    ("tuned", "tuned"),
 )
 SUBSET_NAMES = tuple(name for name, _key in SUBSETS)
 
@@ -108,6 +110,7 @@ def gather(reader, subsets=None):
         "qemu": lambda: gather_qemu(reader),
         "daemons": lambda: gather_daemons(reader),
         "security": lambda: gather_security(reader),
+        "tuned": lambda: gather_tuned(reader),
     }
     for name, key in SUBSETS:
         if name not in subsets:
