@@ -589,54 +589,21 @@ def available_profiles(reader, dirs):
     return sorted(names)
 
 
-def gather_tuned(reader):
-    """The ``kvm_host.tuned`` dictionary."""
-    main_text = reader.text(MAIN_CONF, quiet=True)
-    main = parse_main_conf(main_text)
-    unit_present, enabled, masked = _unit_state(reader)
-    adm = any(reader.exists(path) for path in TUNED_ADM)
-    dirs = profile_dirs(reader, main)
-    active_text = reader.text(ACTIVE_PROFILE, quiet=True)
-    active = (active_text or "").split()
-    facts = {
-        "installed": bool(adm or unit_present or main_text is not None),
-        "version": _version(reader),
-        "running": _running(reader),
-        "enabled": enabled,
-        "masked": masked,
-        "main_conf": {
-            "path": MAIN_CONF if main_text is not None else None,
-            "reapply_sysctl": _boolean(main.get("reapply_sysctl"), True),
-            "reapply_sysctl_exclude": _list(main.get("reapply_sysctl_exclude")),
-            "dynamic_tuning": _boolean(main.get("dynamic_tuning"), None),
-        },
-        "profile_dirs": dirs,
-        "profiles": available_profiles(reader, dirs),
-        "active_profile": " ".join(active) or None,
-        "active_profiles": active,
-        "profile_mode": reader.text(PROFILE_MODE, quiet=True) or None,
-        "chain": [],
-        "settings": dict((plugin, {}) for plugin in PLUGINS),
-        "sources": dict((plugin, {}) for plugin in PLUGINS),
-        "variables": {},
-        "unresolved": [],
-        "bootloader": {"cmdline": None, "supported": reader.exists(GRUB_TEMPLATE),
-                       "bootcmdline": _shell_assignments(reader.text(BOOTCMDLINE, quiet=True)).get(
-                           "TUNED_BOOT_CMDLINE")},
-        "errors": [],
-    }
-    if not active:
-        return facts
-    functions = Functions(reader)
+def merged_settings(reader, dirs, names, functions, cache=None):
+    """What tuned applies for the profile(s) ``names``: {chain, settings, sources, variables,
+    unresolved, cmdline, errors}."""
+    result = {"chain": [], "settings": dict((plugin, {}) for plugin in PLUGINS),
+              "sources": dict((plugin, {}) for plugin in PLUGINS), "variables": {}, "unresolved": [],
+              "cmdline": None, "errors": []}
     try:
-        chain, units, _main, variables = load_profile(reader, dirs, active, functions)
+        chain, units, _main, variables = load_profile(reader, dirs, names, functions)
     except _ProfileError as exc:
-        facts["errors"].append(str(exc))
-        return facts
-    facts["chain"] = [{"name": p["name"], "file": p["file"]} for p in chain]
-    facts["variables"] = dict((name, {"value": variables.values[name], "source": variables.sources[name]})
-                              for name in sorted(variables.values))
-    cache = {}
+        result["errors"].append(str(exc))
+        return result
+    result["chain"] = [{"name": p["name"], "file": p["file"]} for p in chain]
+    result["variables"] = dict((name, {"value": variables.values[name], "source": variables.sources[name]})
+                               for name in sorted(variables.values))
+    cache = {} if cache is None else cache
     applied = []
     for name, unit in units:
         if not unit["enabled"] or not _applies(reader, unit, cache):
@@ -661,15 +628,66 @@ def gather_tuned(reader):
             try:
                 expanded, unresolved = variables.expand(value)
             except _ProfileError as exc:
-                facts["errors"].append(str(exc))
+                result["errors"].append(str(exc))
                 continue
             if unresolved:
-                facts["unresolved"].append("%s.%s" % (name, option))
-            facts["settings"][plugin][option] = expanded
-            facts["sources"][plugin][option] = {"file": path, "unit": name, "raw": value,
-                                                "resolved": not unresolved}
+                result["unresolved"].append("%s.%s" % (name, option))
+            result["settings"][plugin][option] = expanded
+            result["sources"][plugin][option] = {"file": path, "unit": name, "raw": value,
+                                                 "resolved": not unresolved}
             if plugin == "bootloader" and option.startswith("cmdline"):
                 cmdline_options.append((option, expanded))
     if cmdline_options:
-        facts["bootloader"]["cmdline"] = bootloader_cmdline(cmdline_options)
-    return facts
+        result["cmdline"] = bootloader_cmdline(cmdline_options)
+    return result
+
+
+def gather_tuned(reader):
+    """The ``kvm_host.tuned`` dictionary."""
+    main_text = reader.text(MAIN_CONF, quiet=True)
+    main = parse_main_conf(main_text)
+    unit_present, enabled, masked = _unit_state(reader)
+    adm = any(reader.exists(path) for path in TUNED_ADM)
+    dirs = profile_dirs(reader, main)
+    active_text = reader.text(ACTIVE_PROFILE, quiet=True)
+    active = (active_text or "").split()
+    functions = Functions(reader)
+    cache = {}
+    # every profile, merged (compact): the base of the kvmops profile is one of them
+    catalog = {}
+    for name in available_profiles(reader, dirs):
+        merged = merged_settings(reader, dirs, [name], functions, cache)
+        catalog[name] = {"chain": [p["file"] for p in merged["chain"]], "settings": merged["settings"],
+                         "cmdline": merged["cmdline"], "unresolved": merged["unresolved"],
+                         "errors": merged["errors"]}
+    current = merged_settings(reader, dirs, active, functions, cache) if active else merged_settings(
+        reader, dirs, [], functions, cache)
+    if not active:
+        current["errors"] = []
+    return {
+        "installed": bool(adm or unit_present or main_text is not None),
+        "version": _version(reader),
+        "running": _running(reader),
+        "enabled": enabled,
+        "masked": masked,
+        "main_conf": {
+            "path": MAIN_CONF if main_text is not None else None,
+            "reapply_sysctl": _boolean(main.get("reapply_sysctl"), True),
+            "reapply_sysctl_exclude": _list(main.get("reapply_sysctl_exclude")),
+            "dynamic_tuning": _boolean(main.get("dynamic_tuning"), None),
+        },
+        "profile_dirs": dirs,
+        "profiles": catalog,
+        "active_profile": " ".join(active) or None,
+        "active_profiles": active,
+        "profile_mode": reader.text(PROFILE_MODE, quiet=True) or None,
+        "chain": current["chain"],
+        "settings": current["settings"],
+        "sources": current["sources"],
+        "variables": current["variables"],
+        "unresolved": current["unresolved"],
+        "bootloader": {"cmdline": current["cmdline"], "supported": reader.exists(GRUB_TEMPLATE),
+                       "bootcmdline": _shell_assignments(reader.text(BOOTCMDLINE, quiet=True)).get(
+                           "TUNED_BOOT_CMDLINE")},
+        "errors": current["errors"],
+    }
