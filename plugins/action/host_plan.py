@@ -37,7 +37,8 @@ FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemo
 # Parts only some sections read, gathered when that section is asked for:
 # kvm_host key -> gather_subset, per section.
 SECTION_FACT_KEYS = {"seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
-                     "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost"))}
+                     "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost")),
+                     "tuned": (("tuned", "tuned"),)}
 POLICY_PREFIX = "kvmops_plan_"
 
 
@@ -124,7 +125,7 @@ class ActionModule(ActionBase):
                 "or pass them in the facts option")
         policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections", "refresh"))
         try:
-            host_plan = plan(facts, policy, validated=True, sections=sections)
+            host_plan = plan(facts, policy, validated=True, sections=sections, existing_sections=earlier)
         except PlanError as exc:
             raise AnsibleActionFail(str(exc))
         for name, section in (earlier or {}).items():
