@@ -41,7 +41,8 @@ options:
       - "Parts: V(cpu), V(numa), V(memory), V(kernel), V(iommu), V(nvme), V(sriov),
         V(vhost) (vhost-net module and device nodes), V(zfs), V(libvirt), V(qemu) (running QEMU processes),
         V(daemons) (ksmtuned, ksm, libvirtd and virtqemud units and the libvirt daemon serving QEMU),
-        V(security) (LSMs, kdump, hardening sysctls, image storage)."
+        V(security) (LSMs, kdump, hardening sysctls, image storage),
+        V(tuned) (installed, running, the active profile merged per plugin, every profile, tuned-main.conf)."
     type: list
     elements: str
     default: [all]
@@ -228,6 +229,15 @@ ansible_facts:
               libvirt_security_drivers (the drivers libvirt can use here), kdump (in_use, reasons),
               sysctl (running values of the hardening keys), image_storage (path, mount, fstype,
               trusted_xattrs of C(/var/lib/libvirt/images)).
+          returned: when gathered
+          type: dict
+        tuned:
+          description:
+            - installed, version, running, enabled, masked, main_conf (reapply_sysctl,
+              reapply_sysctl_exclude), profile_dirs, profiles (every profile merged), active_profile,
+              chain (its include chain), settings and sources per plugin (sysctl, vm, sysfs,
+              bootloader, irqbalance, scheduler, cpu), variables, unresolved, bootloader (cmdline),
+              errors. Read from files; tuned is never started (C(docs/contracts.md)).
           returned: when gathered
           type: dict
         warnings:
