@@ -232,10 +232,10 @@ def _tuned_rows(section):
     for item in section["conflicts"]:
         winner = item.get("winner")
         status = CONFLICT if winner in ("tuned", "unknown") else APPLIED
+        verdict = "same value" if winner == "same" else "%s wins at tuned's next start" % winner
         rows.append(_row("tuned", "%s %s %s" % (item.get("section"), item.get("area"), item.get("item")),
                          _shown(item.get("ours")), "%s (%s)" % (_shown(item.get("tuned")), item.get("file")),
-                         status, "%s: %s" % ({"same": "same value"}.get(winner, "%s wins at tuned's next start"
-                                                                              % winner), item.get("reason"))))
+                         status, "%s: %s" % (verdict, item.get("reason"))))
     return rows
 
 
@@ -255,8 +255,8 @@ def _predicted(rows, plan):
         if found is None or row["status"] != DRIFTED:
             continue
         predicted, item = found
-        if row["area"] != "kernel cmdline" and not (row["actual"] == predicted.get("value")
-                                                     or _same(predicted.get("value"), row["actual"])):
+        value = predicted.get("value")
+        if row["area"] != "kernel cmdline" and not (row["actual"] == value or _same(value, row["actual"])):
             continue
         row["status"] = CONFLICT
         row["note"] = "predicted: tuned's %s (%s) writes %s at its start" % (

@@ -234,11 +234,10 @@ def test_own_on_tuned_2_24_writes_under_etc_tuned_profiles():
 
 
 @pytest.mark.parametrize("tuned, options, message", [
-    ({"installed": False, "profiles": {}}, {"mode": "own"}, "kvmops_tuned_mode: own writes and activates a tuned "
-                                                            "profile, but tuned is not installed"),
-    (None, {"mode": "own", "base_profile": "virtual-hots"}, "kvmops_tuned_base_profile: 'virtual-hots' is not a "
-                                                           "tuned profile on this host (profiles: balanced, "
-                                                           "virtual-host)"),
+    ({"installed": False, "profiles": {}}, {"mode": "own"},
+     "kvmops_tuned_mode: own writes and activates a tuned profile, but tuned is not installed"),
+    (None, {"mode": "own", "base_profile": "virtual-hots"},
+     "kvmops_tuned_base_profile: 'virtual-hots' is not a tuned profile on this host (profiles: balanced, virtual-host)"),
     (None, {"mode": "own", "base_profile": "kvmops"}, "kvmops_tuned_base_profile: must not be kvmops"),
     (None, {"mode": "owned"}, "kvmops_tuned_mode: value of mode must be one of: detect, own, ignore"),
 ])
