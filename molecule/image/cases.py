@@ -206,10 +206,11 @@ class Case:
 
 
 def refusals_then_alone(case):
-    """site.yml with a bad variable, then with a guest that cannot be placed (neither may
-    change a file), then each role alone (roles.yml)."""
+    """site.yml with a bad variable, then with a guest that cannot be placed, then tuned's
+    own mode without tuned installed (none may change a file), then each role alone (roles.yml)."""
     case.play(SITE, "swappiness", "-e", '{"hugepages_swappiness": 300}')
     case.play(SITE, "guest", "-e", '{"kvmops_plan_guests": [{"name": "big", "vcpus": 64, "memory_mb": 1024}]}')
+    case.play(SITE, "tuned", "-e", '{"kvmops_tuned_mode": "own"}')
     case.play(ROLES, "roles")
 
 

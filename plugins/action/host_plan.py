@@ -41,7 +41,8 @@ FACT_KEYS = ("cpu", "numa", "memory", "kernel", "nvme", "zfs", "libvirt", "daemo
 # kvm_host key -> gather_subset, per section.
 SECTION_FACT_KEYS = {"numa_pinning": (("domains", "domains"),),
                      "seccomp_sandbox": (("security", "security"), ("qemu_processes", "qemu")),
-                     "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost"))}
+                     "sriov_vhost": (("iommu", "iommu"), ("sriov", "sriov"), ("vhost", "vhost")),
+                     "tuned": (("tuned", "tuned"),)}
 POLICY_PREFIX = "kvmops_plan_"
 
 
@@ -145,7 +146,7 @@ class ActionModule(ActionBase):
                 "or pass them in the facts option")
         policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections", "refresh"))
         try:
-            host_plan = plan(facts, policy, validated=True, sections=sections)
+            host_plan = plan(facts, policy, validated=True, sections=sections, existing_sections=earlier)
         except PlanError as exc:
             raise AnsibleActionFail(named_as_set(exc, self._task.args))
         for name, section in (earlier or {}).items():

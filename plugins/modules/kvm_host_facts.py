@@ -42,7 +42,8 @@ options:
         V(vhost) (vhost-net module and device nodes), V(zfs), V(libvirt), V(qemu) (running QEMU processes),
         V(daemons) (ksmtuned, ksm, libvirtd and virtqemud units and the libvirt daemon serving QEMU),
         V(security) (LSMs, kdump, hardening sysctls, image storage),
-        V(domains) (libvirt domains of the system QEMU driver, from its files)."
+        V(domains) (libvirt domains of the system QEMU driver, from its files),
+        V(tuned) (installed, running, the active profile merged per plugin, every profile, tuned-main.conf)."
     type: list
     elements: str
     default: [all]
@@ -239,6 +240,13 @@ ansible_facts:
               persistent, state (libvirt's word; C(shutoff) without a status file), pid, vcpus,
               memory_kib, current_memory_kib, hugepages (C(<memoryBacking><hugepages>)),
               numatune (mode, placement, nodeset, or null) and source (the file read).
+        tuned:
+          description:
+            - installed, version, running, enabled, masked, main_conf (reapply_sysctl,
+              reapply_sysctl_exclude), profile_dirs, profiles (every profile merged), active_profile,
+              chain (its include chain), settings and sources per plugin (sysctl, vm, sysfs,
+              bootloader, irqbalance, scheduler, cpu), variables, unresolved, bootloader (cmdline),
+              errors. Read from files; tuned is never started (C(docs/contracts.md)).
           returned: when gathered
           type: dict
         warnings:

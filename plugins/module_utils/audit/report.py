@@ -27,7 +27,10 @@ PENDING = "pending-reboot"
 DRIFTED = "drifted"
 # a running guest that keeps its old settings until it is restarted (seccomp_sandbox)
 PENDING_RESTART = "pending-restart"
-STATUSES = (APPLIED, PENDING, DRIFTED, PENDING_RESTART)
+# an item tuned's active profile sets too and wins at its next start (the tuned section,
+# kvmops_tuned_mode detect); a drift it predicted gets this status too, not drifted
+CONFLICT = "conflict"
+STATUSES = (APPLIED, PENDING, DRIFTED, PENDING_RESTART, CONFLICT)
 
 
 class AuditError(ValueError):
@@ -242,6 +245,47 @@ def _validate_rows(section, seen):
     return rows
 
 
+def _tuned_rows(section):
+    """One row per conflict of the tuned section: status conflict when tuned wins at its next
+    start (or it cannot be told), applied when the plan's value stays."""
+    if not isinstance(section.get("tuned"), dict) or not isinstance(section.get("conflicts"), list):
+        return []
+    rows = []
+    for item in section["conflicts"]:
+        winner = item.get("winner")
+        status = CONFLICT if winner in ("tuned", "unknown") else APPLIED
+        verdict = "same value" if winner == "same" else "%s wins at tuned's next start" % winner
+        rows.append(_row("tuned", "%s %s %s" % (item.get("section"), item.get("area"), item.get("item")),
+                         _shown(item.get("ours")), "%s (%s)" % (_shown(item.get("tuned")), item.get("file")),
+                         status, "%s: %s" % (verdict, item.get("reason"))))
+    return rows
+
+
+def _predicted(rows, plan):
+    """Drifted rows whose value tuned's profile was predicted to write (the tuned section's
+    conflicts) become conflict rows: after a tuned restart the audit shows no drift it did
+    not predict."""
+    predictions = {}
+    for name in section_names(plan):
+        for item in plan[name].get("conflicts") or [] if isinstance(plan[name].get("tuned"), dict) else []:
+            predicted = item.get("predicted")
+            if item.get("winner") == "tuned" and isinstance(predicted, dict):
+                predictions[(predicted.get("section"), predicted.get("area"), predicted.get("item"))] = (
+                    predicted, item)
+    for row in rows:
+        found = predictions.get((row.get("section"), row["area"], row["item"]))
+        if found is None or row["status"] != DRIFTED:
+            continue
+        predicted, item = found
+        value = predicted.get("value")
+        if row["area"] != "kernel cmdline" and not (row["actual"] == value or _same(value, row["actual"])):
+            continue
+        row["status"] = CONFLICT
+        row["note"] = "predicted: tuned's %s (%s) writes %s at its start" % (
+            item.get("plugin"), item.get("file"), predicted.get("value"))
+    return rows
+
+
 def section_names(plan):
     """The plan's sections: its mapping values that have the generic section keys."""
     return sorted(name for name, value in plan.items()
@@ -275,9 +319,10 @@ def audit_rows(facts, plan, observed=None):
             rows += _storage_pool_rows(section, seen)
             rows += _domain_rows(section, seen)
             rows += _validate_rows(section, seen)
+        rows += _tuned_rows(section)
         for row in rows[first:]:
             row["section"] = name
-    return rows
+    return _predicted(rows, plan)
 
 
 def audit_report(facts, plan, observed=None, host=None):
@@ -291,6 +336,7 @@ def audit_report(facts, plan, observed=None, host=None):
         "drifted": summary[DRIFTED] > 0,
         "reboot_pending": summary[PENDING] > 0,
         "restart_pending": summary[PENDING_RESTART] > 0,
+        "conflicts": summary[CONFLICT] > 0,
         "rows": rows,
         "plan_warnings": list(plan.get("warnings") or []),
         "facts_warnings": list(facts.get("warnings") or []),
@@ -307,8 +353,9 @@ def audit_table(report):
     out = ["  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)).rstrip()
            for line in [headers] + lines]
     summary = report.get("summary") or {}
-    out.append("%s: %d applied, %d pending reboot, %d drifted%s" % (
+    out.append("%s: %d applied, %d pending reboot, %d drifted%s%s" % (
         report.get("host") or "host", summary.get(APPLIED, 0), summary.get(PENDING, 0),
         summary.get(DRIFTED, 0),
-        ", %d pending restart" % summary[PENDING_RESTART] if summary.get(PENDING_RESTART) else ""))
+        ", %d pending restart" % summary[PENDING_RESTART] if summary.get(PENDING_RESTART) else "",
+        ", %d conflict(s) with tuned" % summary[CONFLICT] if summary.get(CONFLICT) else ""))
     return out

@@ -23,6 +23,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.memory imp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.numa import gather_numa
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.nvme import gather_nvme
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.security import gather_security
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.tuned import gather_tuned
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import (
     gather_libvirt,
     gather_qemu,
@@ -37,6 +38,7 @@ SUBSETS = (
     ("libvirt", "libvirt"), ("qemu", "qemu_processes"), ("daemons", "daemons"),
     ("security", "security"),
     ("domains", "domains"),
+    ("tuned", "tuned"),
 )
 SUBSET_NAMES = tuple(name for name, _key in SUBSETS)
 
@@ -111,6 +113,7 @@ def gather(reader, subsets=None):
         "daemons": lambda: gather_daemons(reader),
         "security": lambda: gather_security(reader),
         "domains": lambda: gather_domains(reader),
+        "tuned": lambda: gather_tuned(reader),
     }
     for name, key in SUBSETS:
         if name not in subsets:

@@ -91,13 +91,16 @@ class Context(object):
         self.fixed_pool = fixed_pool
         self.version = kernel_version(facts)
         self.warnings = warnings
+        # the plan's other sections, for a section built after them (sections/tuned.py)
+        self.sections = {}
 
 
-def plan(facts, policy=None, validated=False, sections=None):
+def plan(facts, policy=None, validated=False, sections=None, existing_sections=None):
     """Compute the ``kvm_host_plan`` for ``facts`` (kvm_host), ``policy`` and ``sections``.
 
     ``validated=True`` skips the argument spec check when the caller (the action plugin)
-    has already made it; the semantic checks always run.
+    has already made it; the semantic checks always run. ``existing_sections``: sections
+    computed earlier in the play (not rebuilt; read by the tuned section).
     """
     if policy is not None and not isinstance(policy, dict):
         raise PlanError("policy", "must be a dict, got %s" % type(policy).__name__)
@@ -217,5 +220,5 @@ def plan(facts, policy=None, validated=False, sections=None):
     context = Context(facts, policy, topo, shared, pages, page_kb, memory.fixed_pool, warnings)
     if context.version is None:
         warnings.append("facts give no kernel version: kernel arguments use the forms every kernel accepts")
-    shared.update(build_sections(context, sections or {}))
+    shared.update(build_sections(context, sections or {}, existing_sections))
     return shared

@@ -22,8 +22,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.report.roles imp
 # The collection's version (galaxy.yml; tests/unit checks they agree) for kvmops_info.
 VERSION = "0.2.0"
 DEFAULT_FILENAME = "kvmops.prom"
-# Every status of an audit row (audit/report.py): applied, pending-reboot, drifted and
-# pending-restart (a running guest that starts under the new qemu.conf only when restarted).
+# Every status of an audit row (audit/report.py): applied, pending-reboot, drifted,
+# pending-restart (a running guest that starts under the new qemu.conf only when restarted)
+# and conflict (an item tuned's active profile wins at its next start).
 STATUSES = _audit.STATUSES
 # Run history kept across writes: another playbook's lines, and this playbook's last
 # success when this run failed.
@@ -36,7 +37,7 @@ HELP = {
     "kvmops_last_run_success": "1 if the playbook's last run on this host completed, else 0.",
     "kvmops_last_success_timestamp_seconds": "Unix time of the playbook's last completed run on this host.",
     "kvmops_plan_item_applied": "1 if the plan item is applied on the running host, 0 if it waits for a reboot or drifted.",
-    "kvmops_plan_items": "Audit rows per plan section and status (applied, pending-reboot, drifted, pending-restart).",
+    "kvmops_plan_items": "Audit rows per plan section and status (applied, pending-reboot, drifted, pending-restart, conflict).",
     "kvmops_drift_items": "Plan items that drifted (neither running nor in the next boot's configuration).",
     "kvmops_reboot_pending": "1 if plan items wait for a reboot (kernel command line in the boot configuration only).",
     "kvmops_warnings": "Warnings of the facts and of the plan at the last audit.",

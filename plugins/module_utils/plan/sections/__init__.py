@@ -23,6 +23,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections im
     seccomp_sandbox,
     sriov_vhost,
     sysctl_net,
+    tuned,
     zfs_storage,
 )
 
@@ -35,16 +36,26 @@ SECTIONS = {
     "nvme_queues": nvme_queues,
     "seccomp_sandbox": seccomp_sandbox,
     "sriov_vhost": sriov_vhost,
+    "tuned": tuned,
 }
 
 
-def build_sections(context, requested):
-    """``requested``: section name -> that role's options (None or {} for the defaults)."""
+def build_sections(context, requested, existing=None):
+    """``requested``: section name -> that role's options (None or {} for the defaults).
+
+    A section module with ``AFTER_SECTIONS`` (tuned) is built last and reads the other
+    sections as ``context.sections``: those of ``existing`` (computed earlier in the play)
+    and those just built. ``VARIABLE_PREFIX`` replaces the section name in option errors
+    when the role's variables are not named after it."""
     result = {}
-    for name in sorted(requested or {}):
+    names = sorted(requested or {}, key=lambda n: (bool(getattr(SECTIONS.get(n), "AFTER_SECTIONS", False)), n))
+    for name in names:
         module = SECTIONS.get(name)
         if module is None:
             raise PlanError("sections", "unknown section %r (known: %s)" % (name, ", ".join(sorted(SECTIONS))))
-        options = validate_section_options(name, module.OPTIONS, requested[name])
+        options = validate_section_options(getattr(module, "VARIABLE_PREFIX", name), module.OPTIONS, requested[name])
+        if getattr(module, "AFTER_SECTIONS", False):
+            context.sections = dict((k, v) for k, v in (existing or {}).items() if k in SECTIONS)
+            context.sections.update(result)
         result[name] = module.build(context, options)
     return result

@@ -95,7 +95,8 @@ def test_written_but_not_rebooted_is_pending(tmp_path):
 def test_converged_host_all_applied(tmp_path):
     converged_tree(tmp_path)
     report = report_for(tmp_path, BOOT + ARGS, BOOT + ARGS)
-    assert report["summary"] == {"applied": 14, "pending-reboot": 0, "drifted": 0, "pending-restart": 0}, audit_table(report)
+    assert report["summary"] == {"applied": 14, "pending-reboot": 0, "drifted": 0, "pending-restart": 0,
+                                 "conflict": 0}, audit_table(report)
 
 
 def test_fewer_pages_than_planned_is_drift_with_numbers(tmp_path):

@@ -45,7 +45,7 @@ def test_only_requested_parts_are_read(tmp_path):
     assert set(facts) == {"numa", "warnings"}
     facts = kvm_host_facts(str(tmp_path), ["!qemu"])
     assert set(facts) == {"cpu", "numa", "memory", "kernel", "iommu", "nvme", "sriov", "vhost", "zfs",
-                          "libvirt", "daemons", "security", "domains", "warnings"}
+                          "libvirt", "daemons", "security", "domains", "tuned", "warnings"}
 
 
 def test_a_reader_bug_costs_one_subset(tmp_path, monkeypatch):
