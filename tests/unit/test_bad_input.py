@@ -261,8 +261,8 @@ CASES = [
            guest_spanning=False),
     task_option("refresh", {"sections": {"numa_pinning": {}}, "refresh": ["vfs"]},
                 "choose from cpu, numa, memory, kernel", bad="['vfs'] (task option)"),
-    task_option("sections", {"sections": {"tuned": {}}}, "known: hugepages, iommu, numa_pinning",
-                bad="{tuned: {}} (a section no role has)"),
+    task_option("sections", {"sections": {"nfs_storage": {}}}, "known: hugepages, iommu, numa_pinning",
+                bad="{nfs_storage: {}} (a section no role has)"),
     # ------------------------------------------------------------------ roles
     role("numa_pinning", "numa_balancing", "off", "must be one of: auto, disabled, default"),
     role("numa_pinning", "kernel_args", "maybe", "Valid booleans include"),

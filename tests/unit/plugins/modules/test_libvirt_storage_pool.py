@@ -80,6 +80,9 @@ def test_no_pools_needs_no_libvirt(monkeypatch):
 def test_connection_failure_names_the_variable(monkeypatch):
     class Down(libvirt.libvirtError):
         def __init__(self):
+            # libvirtError takes the thread's last libvirt error when there is one (an
+            # earlier test's test driver leaves one): clear it, as a fresh process has none
+            libvirt.virResetLastError()
             libvirt.libvirtError.__init__(self, "Failed to connect socket to '/var/run/libvirt/libvirt-sock'")
 
     def open_(uri):
