@@ -43,12 +43,12 @@ ANSIBLE_LABELS = {
     'action_plugins': ('plugins/action.html#action-plugins', 'Action plugins'),
     'ansible_configuration_settings': ('reference_appendices/config.html#ansible-configuration-settings',
                                        'Ansible Configuration Settings'),
-    'ansible_collections.ansible.builtin.setup_module': ('collections/ansible/builtin/setup_module.html',
-                                                        'ansible.builtin.setup module'),
+    'ansible_collections.ansible.builtin.setup_module': (
+        'collections/ansible/builtin/setup_module.html', 'ansible.builtin.setup module'),
     'ansible_collections.ansible.builtin.setup_module__parameter-gather_subset': (
         'collections/ansible/builtin/setup_module.html#parameter-gather_subset', 'gather_subset'),
-    'ansible_collections.ansible.posix.sysctl_module': ('collections/ansible/posix/sysctl_module.html',
-                                                      'ansible.posix.sysctl module'),
+    'ansible_collections.ansible.posix.sysctl_module': (
+        'collections/ansible/posix/sysctl_module.html', 'ansible.posix.sysctl module'),
 }
 
 

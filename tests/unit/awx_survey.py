@@ -37,12 +37,12 @@ def answer_errors(element, value):
         return ["%s: length %d is outside %s %s" % (name, len(value), key, limit) for key, limit in limits
                 if (len(value) < int(limit) if key == "min" else len(value) > int(limit))]
     if qtype == "integer":
-        if type(value) is not int:  # AWX: type(...) != int, so a bool is refused too
+        if not isinstance(value, int) or isinstance(value, bool):  # AWX: type(...) != int, a bool is refused
             return ["%s: %r is not an integer" % (name, value)]
         return ["%s: %d is outside %s %s" % (name, value, key, limit) for key, limit in limits
                 if (value < int(limit) if key == "min" else value > int(limit))]
     if qtype == "float":
-        if type(value) not in (float, int):
+        if not isinstance(value, (float, int)) or isinstance(value, bool):
             return ["%s: %r is not a number" % (name, value)]
         return ["%s: %s is outside %s %s" % (name, value, key, limit) for key, limit in limits
                 if (value < float(limit) if key == "min" else value > float(limit))]

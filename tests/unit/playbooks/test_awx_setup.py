@@ -244,8 +244,7 @@ def test_every_survey_variable_is_read_by_the_playbooks():
 
 def yaml_files():
     for base in ("playbooks", "roles", "molecule"):
-        for path in glob.glob(os.path.join(ROOT, base, "**", "*.yml"), recursive=True):
-            yield path
+        yield from glob.glob(os.path.join(ROOT, base, "**", "*.yml"), recursive=True)
 
 
 def walk_tasks(node):
