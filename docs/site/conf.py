@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sphinx configuration of the collection's docs site (make docs; from antsibull-docs
 sphinx-init). Built offline: the labels the generated pages link to in the Ansible docsite
-and in other collections (common return values, action plugins, ansible.builtin.setup,
+and in other collections (common return values, action plugins, ansible.builtin.setup and set_stats,
 ansible.posix.sysctl) resolve through a local intersphinx inventory written below, so no
 inventory is downloaded and a label nobody defines is still an error."""
 
@@ -47,6 +47,8 @@ ANSIBLE_LABELS = {
         'collections/ansible/builtin/setup_module.html', 'ansible.builtin.setup module'),
     'ansible_collections.ansible.builtin.setup_module__parameter-gather_subset': (
         'collections/ansible/builtin/setup_module.html#parameter-gather_subset', 'gather_subset'),
+    'ansible_collections.ansible.builtin.set_stats_module': (
+        'collections/ansible/builtin/set_stats_module.html', 'ansible.builtin.set_stats module'),
     'ansible_collections.ansible.posix.sysctl_module': (
         'collections/ansible/posix/sysctl_module.html', 'ansible.posix.sysctl module'),
 }
