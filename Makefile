@@ -21,13 +21,16 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv link test unit sanity lint molecule bench lab lab-destroy lab-extra faults build clean
+.PHONY: help deps venv link test unit sanity lint awx ee docs molecule bench lab lab-destroy lab-extra faults build clean
 
 help:
 	@echo "make lab          boot the lab host and run playbooks/site.yml on it"
 	@echo "make lab-destroy  stop the lab host"
 	@echo "make lab-extra    molecule/lab with its long extra tests (not in CI)"
-	@echo "make test         unit + sanity + lint + molecule (what CI runs)"
+	@echo "make test         unit + sanity + lint + awx + docs + molecule (what CI runs)"
+	@echo "make ee           the execution environment's build context (build/ee/context)"
+	@echo "make awx          ee + the AWX checks (ansible-builder, ansible-runner: tests/awx)"
+	@echo "make docs         the docs site (antsibull-docs + Sphinx, build/docs/html)"
 	@echo "make unit | sanity | lint | molecule | bench | build | clean"
 
 deps:
@@ -46,7 +49,7 @@ link:
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@test -L $(COLLECTION_LINK) || ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
-test: unit sanity lint molecule
+test: unit sanity lint awx docs molecule
 	@echo "make test: all checks passed"
 
 unit: venv link
@@ -66,6 +69,34 @@ lint: venv link
 	yamllint -s .
 	ansible-lint --profile production
 	antsibull-changelog lint
+
+# The execution environment for AWX (execution-environment.yml, ansible-builder v3): the
+# collection as a tarball, then the build context, offline. Building the image needs a
+# registry and Galaxy: ansible-builder build (README.md, "Running from AWX").
+EE := $(BUILD)/ee
+ee: venv
+	@rm -rf $(EE) && mkdir -p $(EE)/dist
+	ansible-galaxy collection build --output-path $(EE)/dist .
+	mv $(EE)/dist/kvmops-hypervisor-*.tar.gz $(EE)/kvmops-hypervisor.tar.gz
+	ansible-builder create -f execution-environment.yml -c $(EE)/context --output-filename Containerfile
+
+# The build context checked, the dependencies introspected, site.yml and audit.yml run
+# through ansible-runner as AWX runs them (tests/awx; as root: a chroot).
+awx: ee link
+	$(VENV)/bin/python -m pytest tests/awx
+
+# The collection's docs site: every module, filter and role, no warning allowed.
+DOCS := $(BUILD)/docs
+docs: venv link
+	antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
+	@rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod og-w $(DOCS)/rst
+	cp docs/site/rst/index.rst $(DOCS)/rst/
+	antsibull-docs --config-file docs/site/antsibull-docs.cfg collection --use-current \
+	  --dest-dir $(DOCS)/rst kvmops.hypervisor
+	KVMOPS_DOCS_BUILD=$(DOCS) sphinx-build -q -b html -c docs/site -W --keep-going -n \
+	  $(DOCS)/rst $(DOCS)/html
+	KVMOPS_DOCS_BUILD=$(DOCS) $(VENV)/bin/python -m pytest -q tests/docs_site
+	@echo "docs: $(DOCS)/html/index.html"
 
 # The lab scripts' own tests need QEMU, which tools/lab/lab.sh deps installs.
 molecule: venv link

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters kvmops.hypervisor.audit_report and kvmops.hypervisor.audit_table."""
+"""Filters kvmops.hypervisor.audit_report, kvmops.hypervisor.audit_table and
+kvmops.hypervisor.run_summary."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +14,10 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.report imp
     AuditError,
     audit_report as _audit_report,
     audit_table as _audit_table,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.audit.summary import (
+    SummaryError,
+    run_summary as _run_summary,
 )
 
 
@@ -31,8 +36,16 @@ def audit_table(report):
     return _audit_table(report)
 
 
+def run_summary(items):
+    """One audit report or run record per host -> set_stats data (hosts changed, reboots, drift)."""
+    try:
+        return _run_summary(items)
+    except SummaryError as exc:
+        raise AnsibleFilterError("kvmops.hypervisor.run_summary: %s" % exc)
+
+
 class FilterModule(object):
     """Audit filters."""
 
     def filters(self):
-        return {"audit_report": audit_report, "audit_table": audit_table}
+        return {"audit_report": audit_report, "audit_table": audit_table, "run_summary": run_summary}
