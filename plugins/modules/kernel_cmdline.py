@@ -237,10 +237,10 @@ reboot_required:
   sample: true
 reboot_ignored:
   description:
-    - When a reboot is required and the C(kvmops.hypervisor.reboot) role recorded that the
-      last reboot came back without these same arguments (C(/var/lib/kvmops/reboot-ignored.json)):
+    - "When a reboot is required and the C(kvmops.hypervisor.reboot) role recorded that the
+      last reboot came back without these same arguments (in C(/var/lib/kvmops/reboot-ignored.json)),
       that record (C(pending_owned), C(running_owned), C(time)); the role then refuses to
-      reboot again. Null otherwise, and when the pending arguments differ from the record.
+      reboot again. Null otherwise, and when the pending arguments differ from the record."
   returned: always
   type: dict
   sample: null

@@ -240,6 +240,8 @@ ansible_facts:
               persistent, state (libvirt's word; C(shutoff) without a status file), pid, vcpus,
               memory_kib, current_memory_kib, hugepages (C(<memoryBacking><hugepages>)),
               numatune (mode, placement, nodeset, or null) and source (the file read).
+          returned: when gathered
+          type: dict
         tuned:
           description:
             - installed, version, running, enabled, masked, main_conf (reapply_sysctl,

@@ -14,10 +14,10 @@ version_added: 0.3.0
 description:
   - Takes or releases C(/var/lib/kvmops/run.lock), created atomically (C(O_EXCL)) with the
     run's identity. Under C(/var/lib), not C(/run), so it survives the reboot of its own run.
-  - Use the action of the same name (what a task calls): it computes the run's identity on
-    the controller, waits up to O(wait) seconds for another run, and takes over a lock whose
-    holder ran on the same controller and is gone. The module alone makes one attempt.
-  - Never reports C(changed): the lock is bookkeeping, not configuration (a second converge
+  - "Use the action of the same name (what a task calls): it computes the run's identity on
+    the controller, waits up to C(kvmops_lock_wait) seconds for another run, and takes over a
+    lock whose holder ran on the same controller and is gone. The module alone makes one attempt."
+  - Never reports C(changed), as the lock is bookkeeping, not configuration (a second converge
     still reports 0 changed). In check mode it writes nothing and reports what it would do.
 options:
   state:
@@ -26,7 +26,7 @@ options:
     choices: [acquired, released]
     default: acquired
   run_id:
-    description: The run's identity (the action sets it: controller, ansible-playbook's pid and start time).
+    description: The run's identity, set by the action (controller, ansible-playbook's pid and start time).
     type: str
     required: true
   holder:

@@ -88,7 +88,7 @@ def test_two_runs_at_the_same_instant_one_wins(tmp_path):
             proc.start()
         for proc in procs:
             proc.join(30)
-        results = dict(out.get(timeout=5) for _ in procs)
+        results = dict(out.get(timeout=5) for _proc in procs)
         winners = [run_id for run_id, status in results.items() if status in ("acquired", "taken-over")]
         assert len(winners) == 1, results
         assert json.loads(open(path).read())["run_id"] == winners[0]
