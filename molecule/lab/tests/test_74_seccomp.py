@@ -140,6 +140,8 @@ def test_apparmor_as_debian_installs_it(host):
     assert host.file("/usr/lib/libvirt/virt-aa-helper").exists
 
 
+# extra: two role runs and an audit (~5 min of TCG); the next tests restart the probe under the converged qemu.conf
+@pytest.mark.extra
 def test_before_unsandboxed_domain_is_pending_after_the_role(host, probe, tmp_path):
     weak = converge(tmp_path, {"seccomp_sandbox_seccomp": 0, "seccomp_sandbox_security_driver": "none"})
     assert weak.returncode == 0, weak.stdout[-3000:] + weak.stderr[-2000:]

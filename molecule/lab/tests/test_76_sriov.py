@@ -168,6 +168,8 @@ def test_check_mode_writes_nothing(host, tmp_path):
     assert numvfs(host, address) == NUMVFS and host.file(RULES).content_string == before
 
 
+# extra: a role run (~2 min of TCG); tests/unit covers the refusal on a fake sysfs
+@pytest.mark.extra
 def test_count_change_refused_while_a_guest_holds_a_vf(host, tmp_path):
     """A TCG guest with VF 1 (vfio-pci) as a hostdev; the role asked for 3 VFs must fail naming
     it and leave the 4 VFs."""

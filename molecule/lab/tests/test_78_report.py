@@ -76,17 +76,20 @@ def test_textfile_matches_the_audit(host, audited):
         assert value(parsed, "kvmops_hugepages_planned", node=node, size_bytes="2097152") == pages
         assert value(parsed, "kvmops_hugepages_allocated", node=node, size_bytes="2097152") == pages
     assert value(parsed, "kvmops_last_run_success", playbook="audit") == 1
-    # site.yml's closing audit wrote it after the converge and the idempotence run; the
-    # audit kept that run's history
-    assert value(parsed, "kvmops_last_run_success", playbook="site") == 1
-    assert value(parsed, "kvmops_last_success_timestamp_seconds", playbook="site") <= value(
-        parsed, "kvmops_last_run_timestamp_seconds", playbook="audit")
+    if os.environ.get("KVMOPS_LAB_EXTRA") == "1":
+        # site.yml's closing audit (on in make lab-extra, vars/policy.yml) wrote it after the
+        # converge and the idempotence run; the audit kept that run's history
+        assert value(parsed, "kvmops_last_run_success", playbook="site") == 1
+        assert value(parsed, "kvmops_last_success_timestamp_seconds", playbook="site") <= value(
+            parsed, "kvmops_last_run_timestamp_seconds", playbook="audit")
     if shutil.which("promtool"):
         proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60,
                               check=False)
         assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
 
 
+# extra: a second audit (about 2 minutes of TCG), for make test's budget
+@pytest.mark.extra
 def test_second_audit_changes_nothing_but_the_time(host, audited, tmp_path):
     before = host.file(TEXTFILE).mtime
     proc = audit(tmp_path)
