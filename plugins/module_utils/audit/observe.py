@@ -77,7 +77,11 @@ def _storage_pool(reader, name):
     # autostart as libvirt reads it: the link points to the definition (virFileLinkPointsTo);
     # resolved under the root, since libvirt writes an absolute link
     autostart = reader.realpath(STORAGE_POOL_AUTOSTART % name) == STORAGE_POOL_XML % name
-    return {"type": kind, "source": dataset, "autostart": autostart, "active": reader.exists(STORAGE_POOL_STATE % name)}
+    # The state file proves a running pool; its absence proves nothing: libvirt 9.0 (Debian
+    # 12, lab) ran an autostarted pool without one after its idle-timeout restart. None:
+    # unknown from files.
+    return {"type": kind, "source": dataset, "autostart": autostart,
+            "active": True if reader.exists(STORAGE_POOL_STATE % name) else None}
 
 
 def pinning_text(vcpupin):

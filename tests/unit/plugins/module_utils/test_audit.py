@@ -251,13 +251,18 @@ def test_libvirt_storage_pool_rows_from_libvirts_files(tmp_path):
     expected = "zfs kvmlab/guests, active, autostart"
     assert rows() == [("guests-zfs", expected, "(not defined)", "drifted")]
     write(tmp_path, "/etc/libvirt/storage/guests-zfs.xml", POOL_XML)
-    assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, inactive, no autostart", "drifted")]
+    assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, state unknown, no autostart", "drifted")]
+    # defined and autostarted, no state file (libvirt 9.0 after its idle restart, seen on the
+    # lab): the running state is unknown from files, not drift
+    link = os.path.join(str(tmp_path), "etc/libvirt/storage/autostart/guests-zfs.xml")
+    os.makedirs(os.path.dirname(link))
+    os.symlink("/etc/libvirt/storage/guests-zfs.xml", link)
+    assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, state unknown, autostart", "applied")]
+    os.unlink(link)
     # the state file of a running pool
     write(tmp_path, "/run/libvirt/storage/guests-zfs.xml", POOL_XML)
     assert rows() == [("guests-zfs", expected, "zfs kvmlab/guests, active, no autostart", "drifted")]
     # autostart: libvirt's absolute link to the definition, resolved under the root
-    link = os.path.join(str(tmp_path), "etc/libvirt/storage/autostart/guests-zfs.xml")
-    os.makedirs(os.path.dirname(link))
     os.symlink("/etc/libvirt/storage/guests-zfs.xml", link)
     assert rows() == [("guests-zfs", expected, expected, "applied")]
     # a link to something else is not autostart for libvirt (virFileLinkPointsTo)
