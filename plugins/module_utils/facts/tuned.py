@@ -53,7 +53,11 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not a target of ansible-core 2.17
     configparser = None
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import (
+    CpulistError,
+    format_cpulist,
+    parse_cpumask,
+)
 
 MAIN_CONF = "/etc/tuned/tuned-main.conf"
 ACTIVE_PROFILE = "/etc/tuned/active_profile"
@@ -136,17 +140,14 @@ def cpulist_unpack(text):
 
 
 def hex2cpulist(mask):
+    """tuned's commands.hex2cpulist: the collection's cpumask parser, [] for a bad mask."""
+    text = str(mask).strip()
+    if text[:2].lower() == "0x":
+        text = text[2:]
     try:
-        number = int(str(mask).replace(",", ""), 16)
-    except ValueError:
+        return parse_cpumask(text)
+    except CpulistError:
         return []
-    cpus, cpu = [], 0
-    while number > 0:
-        if number & 1:
-            cpus.append(cpu)
-        number >>= 1
-        cpu += 1
-    return cpus
 
 
 def cpulist2hex(cpus):
