@@ -210,5 +210,12 @@ def test_audit_has_the_zfs_rows(lab_audit):
                  "/sys/module/zfs/parameters/zfs_arc_min", SANOID_CONF, LIBVIRT_POOL):
         assert rows.get(item) == "applied", (item, rows.get(item))
     pool = [row for row in report["rows"] if row["area"] == "libvirt pool"]
-    assert [(row["item"], row["actual"]) for row in pool] == [
-        (LIBVIRT_POOL, "zfs kvmlab/guests, active, autostart")]
+    assert [row["item"] for row in pool] == [LIBVIRT_POOL]
+    # libvirt writes /run/libvirt/storage/<pool>.xml when it starts a pool, but libvirt 9.0
+    # (Debian 12) restarted by its idle timeout runs the autostarted pool without it: the
+    # audit, which reads files only, then says "state unknown" and leaves the running state
+    # to virsh (test_libvirt_pool_over_the_guest_dataset). Never "inactive" for a running pool.
+    assert pool[0]["actual"] in ("zfs kvmlab/guests, active, autostart",
+                                 "zfs kvmlab/guests, state unknown, autostart"), pool[0]
+    assert pool[0]["expected"] == "zfs kvmlab/guests, active, autostart"
+
