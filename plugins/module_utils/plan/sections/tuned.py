@@ -49,7 +49,7 @@ import fnmatch
 import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.cpulist import format_cpulist
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.tuned import cpulist2hex, cpulist_unpack
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.tuned_expand import cpulist2hex, cpulist_unpack
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import (
     comment,

@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import tuned
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts import tuned, tuned_expand
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import kvm_host_facts
 
 from .facts_helpers import Tree
@@ -308,10 +308,10 @@ def test_running_masked_enabled(tmp_path):
 
 
 def test_functions_by_hand():
-    assert tuned.cpulist_unpack("0-3,^2") == [0, 1, 3]
-    assert tuned.cpulist_unpack("0x0000000f,,8") == [0, 1, 2, 3, 8]
-    assert tuned.cpulist2hex([0, 1, 33]) == "00000002,00000003"
-    assert tuned.hex2cpulist("00000002,00000003") == [0, 1, 33]
+    assert tuned_expand.cpulist_unpack("0-3,^2") == [0, 1, 3]
+    assert tuned_expand.cpulist_unpack("0x0000000f,,8") == [0, 1, 2, 3, 8]
+    assert tuned_expand.cpulist2hex([0, 1, 33]) == "00000002,00000003"
+    assert tuned_expand.hex2cpulist("00000002,00000003") == [0, 1, 33]
     assert tuned.bootloader_cmdline([("cmdline_x", "a=1 b"), ("cmdline_y", "-b"), ("cmdline_z", "+c")]) == "a=1 c"
 
 
