@@ -30,9 +30,12 @@ kvm() {
 }
 
 zfs() {
-    local kver
+    local kver target=()
     # zfs-dkms builds the module for the installed kernel (headers are there) by itself.
-    "${APT[@]}" install -t "$SUITE-backports" zfs-dkms zfsutils-linux
+    # bookworm: its backports' OpenZFS (2.2 or newer, the version the roles' sources cite,
+    # not bookworm's 2.1); trixie and later: the suite's own (contrib).
+    if [ "$SUITE" = bookworm ]; then target=(-t bookworm-backports); fi
+    "${APT[@]}" install "${target[@]}" zfs-dkms zfsutils-linux
     for kver in /lib/modules/*; do
         kver=${kver##*/}
         if ! find "/lib/modules/$kver" -name 'zfs.ko*' | grep -q .; then
