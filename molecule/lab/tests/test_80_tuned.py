@@ -38,18 +38,29 @@ PROFILE = "/etc/tuned/kvmops/tuned.conf"
 NET_DROPIN = "/etc/sysctl.d/90-kvmops-net.conf"
 
 
-def playbook(path, tmp_path, extra_vars):
+def playbook(path, tmp_path, extra_vars, options=()):
     extra = tmp_path / ("tuned-extra-%d.yml" % time.monotonic_ns())
     extra.write_text(yaml.safe_dump(extra_vars))
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(path),
-               "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "-e", "@%s" % extra]
+               "-e", "@%s" % (SCENARIO / "vars" / "policy.yml"), "-e", "@%s" % extra] + list(options)
     return subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, check=False)
 
 
-def site(tmp_path, mode):
-    proc = playbook(ROOT / "playbooks" / "site.yml", tmp_path, {"kvmops_tuned_mode": mode})
+def site(tmp_path, mode, options=()):
+    proc = playbook(ROOT / "playbooks" / "site.yml", tmp_path, {"kvmops_tuned_mode": mode}, options)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc
+
+
+def changed(proc):
+    match = re.search(r"kvmlab\s+: ok=\d+\s+changed=(\d+)", proc.stdout)
+    assert match, proc.stdout[-3000:]
+    return int(match.group(1))
+
+
+def tuned_tree(host):
+    """What tuned reads from /etc/tuned: each file with its checksum."""
+    return host.check_output("find /etc/tuned -xdev -type f -exec sha256sum {} + | sort")
 
 
 def audit(tmp_path, mode):
@@ -131,8 +142,17 @@ def test_detect_converges_and_predicts_every_drift(host, tuned_running, tmp_path
     assert not host.file(PROFILE).exists
 
 
+def test_own_in_check_mode_writes_nothing_and_predicts_the_profile(host, tuned_running, tmp_path):
+    before = tuned_tree(host)
+    proc = site(tmp_path, "own", ["--check", "--diff"])
+    assert tuned_tree(host) == before
+    assert not host.file(PROFILE).exists
+    assert changed(proc) > 0 and PROFILE in proc.stdout, proc.stdout[-3000:]
+
+
 def test_own_writes_activates_and_verifies_the_kvmops_profile(host, tuned_running, tmp_path):
     site(tmp_path, "own")
+    assert changed(site(tmp_path, "own")) == 0  # the second converge in own mode changes nothing
     text = host.file(PROFILE).content_string
     body = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert body[:3] == ["[main]", "summary=kvmops.hypervisor: virtual-host with the plan's values",
