@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common import files
-from ansible_collections.kvmops.hypervisor.plugins.modules import config_files, kernel_cmdline
+from ansible_collections.kvmops.hypervisor.plugins.modules import config_files, kernel_cmdline, run_lock
 from module_runner import run_module
 from sysfs_builder import write_file
 
@@ -91,4 +91,18 @@ def test_kernel_cmdline_fails_before_grub_and_keeps_the_drop_in(monkeypatch, ful
                           "root": str(full_root)})
     assert outcome.failed
     assert "No space left on device" in outcome.result["msg"] and DROPIN in outcome.result["msg"]
+    assert tree(full_root) == before
+
+
+def test_run_lock_fails_naming_the_lock_and_leaves_no_empty_lock(monkeypatch, full_root):
+    # the first write of a run: a full disk fails it there, and must not leave an empty
+    # lock file (a torn record) for the next run to find
+    write_file(full_root, "/var/lib/kvmops/.keep", "")
+    assert fill(full_root)
+    before = tree(full_root)
+    outcome = run_module(monkeypatch, run_lock.main,
+                         {"run_id": "r1", "holder": {"controller": "c", "pid": 1, "padding": "x" * 8192},
+                          "root": str(full_root)})
+    assert outcome.failed
+    assert "/var/lib/kvmops/run.lock" in outcome.result["msg"] and "No space left on device" in outcome.result["msg"]
     assert tree(full_root) == before

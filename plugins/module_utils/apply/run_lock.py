@@ -64,8 +64,12 @@ def create(path, record):
     try:
         os.write(handle, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
         os.fsync(handle)
-    finally:
+    except (IOError, OSError):
+        # a full disk: no empty, torn lock left for the next run to find
         os.close(handle)
+        os.unlink(path)
+        raise
+    os.close(handle)
     return True
 
 
