@@ -10,6 +10,10 @@ rerun must then see grub.cfg out of date although its own drop-in is unchanged (
 reboot role's comparison of the next boot with the drop-ins), and take over the dead
 run's lock. The play is nvme_reboot.yml with nvme.write_queues=1 and reboots not allowed;
 cleanup converges the lab policy again (the running command line never changed).
+
+And a full root file system: the same play fails naming the file it could not write, every
+boot and configuration file stays as it was (checksums), no temporary file is left, and
+once space is freed a rerun converges.
 """
 
 import os
@@ -147,3 +151,38 @@ def test_power_cut_during_the_grub_regeneration(host, lab, tmp_path):
         converge_again(host, tmp_path, "power")
     finally:
         restore(host, tmp_path, "power", running)
+
+
+FILLER = "/var/tmp/kvmops-fault-filler"
+BOOT_FILES = ("/boot/grub/grub.cfg /etc/default/grub /etc/default/grub.d/*.cfg /etc/sysctl.d/*.conf "
+              "/etc/modprobe.d/*.conf")
+
+
+@pytest.mark.extra
+def test_root_file_system_full(host, tmp_path):
+    running = host.file("/proc/cmdline").content_string.split()
+    sums = host.check_output("sha256sum " + BOOT_FILES)
+    host.check_output("touch /run/kvmops-fault-stamp")
+    try:
+        # every free block, root's reserve included (f_bfree), then what is left byte-wise
+        host.check_output("fallocate -l $(( $(stat -f -c %s /) * $(stat -f -c %s /) )) %s", "%f", "%S", FILLER)
+        host.run("dd if=/dev/zero of=%s bs=4096 oflag=append conv=notrunc", FILLER)
+        assert host.run("sh -c %s", "echo x > /var/tmp/kvmops-fault-probe").rc != 0, "the disk is not full"
+        # the run lock on /run (tmpfs), so the first write on / is the role's drop-in
+        proc = play(tmp_path, "full", {"nvme_queues_write_queues": 1, "kvmops_reboot_allowed": False,
+                                       "kvmops_lock_path": "/run/kvmops-fault.lock"})
+        output = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode != 0, output[-3000:]
+        assert "No space left on device" in output and "90-kvmops-nvme_queues.cfg" in output, output[-3000:]
+        assert host.check_output("sha256sum " + BOOT_FILES) == sums
+        left = host.check_output("find /etc /boot /var/lib/kvmops -xdev -newer /run/kvmops-fault-stamp -type f")
+        assert left.strip() == "", left
+        boot_config_is_whole(host)
+    finally:
+        host.run("rm -f %s /var/tmp/kvmops-fault-probe /run/kvmops-fault-stamp /run/kvmops-fault.lock", FILLER)
+    try:
+        rerun = play(tmp_path, "full-rerun", {"nvme_queues_write_queues": 1, "kvmops_reboot_allowed": False})
+        assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+        assert boot_config_is_whole(host)
+    finally:
+        restore(host, tmp_path, "full", running)
