@@ -78,6 +78,9 @@ def test_systemd_runs_on_housekeeping_cpus(host):
     status = host.file("/proc/1/status").content_string
     allowed = [line for line in status.splitlines() if line.startswith("Cpus_allowed_list:")][0]
     assert allowed.split()[1] == HOUSEKEEPING
+    # and the host units' cgroups (AllowedCPUs=, which keeps it when libvirt starts a guest)
+    for unit in ("init.scope", "system.slice", "user.slice"):
+        assert host.file("/sys/fs/cgroup/%s/cpuset.cpus" % unit).content_string.strip() == HOUSEKEEPING, unit
 
 
 def test_irqbalance_banned_from_isolated(host):
@@ -147,6 +150,7 @@ def test_audit_reports_nothing_drifted(lab_audit):
     for item in ("sriov_vhost: intel_iommu=on", "numa_pinning: nohz_full=2-3", "hugepages: hugepages=0:16,1:80",
                  "/sys/devices/system/cpu/isolated", "kernel.numa_balancing", "net.core.somaxconn",
                  "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf",
+                 "/etc/systemd/system/system.slice.d/90-kvmops-allowedcpus.conf",
                  "/etc/default/irqbalance IRQBALANCE_BANNED_CPULIST", "/dev/hugepages2M (mounted)",
                  "numa_pinning: skew_tick=1", "/sys/devices/virtual/workqueue/cpumask", "vm.stat_interval",
                  "lab-guest vcpupin", "lab-guest emulatorpin", "lab-guest memory_nodes"):

@@ -178,6 +178,23 @@ def test_after_a_restart_every_thread_is_sandboxed_and_confined(host, probe):
     assert host.run("virsh -c qemu:///system dominfo %s", PROBE).stdout.find("paused") > 0
 
 
+def allowed_cpus(host, pid):
+    status = host.file("/proc/%s/status" % pid).content_string
+    return [line.split()[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list:")][0]
+
+
+def test_host_processes_stay_on_the_housekeeping_cpus_while_a_guest_runs(host, probe):
+    # libvirt started the probe under machine.slice with the cpuset controller: on Linux 6.1
+    # that reset PID 1 and every service from CPUAffinity= 0-1 to 0-3 until numa_pinning
+    # also wrote AllowedCPUs= for init.scope, system.slice and user.slice
+    assert probe_pid(host)
+    sshd = host.check_output("systemctl show -p MainPID --value %s", "ssh.service").strip()
+    assert [allowed_cpus(host, pid) for pid in ("1", sshd)] == ["0-1", "0-1"]
+    assert host.file("/sys/fs/cgroup/system.slice/cpuset.cpus.effective").content_string.strip() == "0-1"
+    # the guest's own cgroup still reaches the isolated CPUs (libvirt pins its vCPUs there)
+    assert host.file("/sys/fs/cgroup/machine.slice/cpuset.cpus.effective").content_string.strip() == "0-3"
+
+
 def test_audit_shows_the_probe_applied_and_the_validate_summary(host, probe, tmp_path):
     report = audit(tmp_path)
     rows = dict((row["item"], row) for row in report["rows"] if row["area"] == "domain")

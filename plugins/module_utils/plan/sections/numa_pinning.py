@@ -46,6 +46,23 @@ vCPUs go to the isolated CPUs, where libvirt pins them explicitly.
 Source: systemd-system.conf(5), CPUAffinity= (CPU indices or ranges, separated by
 whitespace or commas)."""
 
+# The same CPUs as a cgroup v2 cpuset of the units that hold the host's own processes
+# (systemd.resource-control(5), AllowedCPUs=, systemd >= 244, unified hierarchy only). Needed
+# next to CPUAffinity=: on Linux before 6.2 a task's own sched_setaffinity() mask is not kept
+# across cpuset changes (6.2: "sched: Always preserve the user requested cpumask"), and
+# libvirt starting the first guest under machine.slice enables the cpuset controller at the
+# root, which reset PID 1 and every service to all CPUs (measured on the Debian 12 lab,
+# kernel 6.1: 0-1 became 0-3). With AllowedCPUs= on these units the controller stays on and
+# their cpusets hold the housekeeping CPUs. machine.slice (the guests) is left unrestricted.
+ALLOWED_CPUS_UNITS = (("init.scope", "Scope"), ("system.slice", "Slice"), ("user.slice", "Slice"))
+ALLOWED_CPUS_PATH = "/etc/systemd/system/%s.d/90-kvmops-allowedcpus.conf"
+
+ALLOWED_CPUS_TEXT = """\
+The host's own processes (this unit's cgroup) stay on the housekeeping CPUs, also when
+libvirt enables the cpuset controller for a guest: with CPUAffinity= alone, Linux before 6.2
+moved them to every CPU then. Guests (machine.slice) are pinned by libvirt.
+Source: systemd.resource-control(5), AllowedCPUs= (cgroup v2 cpuset.cpus)."""
+
 BALANCING_SOURCE = ("numa_balancing 0: guests are pinned to NUMA nodes; \"If the target workload is "
                     "already bound to NUMA nodes then this feature should be disabled\"")
 
@@ -165,6 +182,15 @@ def affinity_text(housekeeping):
                                               format_cpulist(housekeeping))
 
 
+def allowed_cpus_files(housekeeping):
+    """{path: text or None} of the AllowedCPUs= drop-ins (None: none planned, removed)."""
+    files = {}
+    for unit, kind in ALLOWED_CPUS_UNITS:
+        files[ALLOWED_CPUS_PATH % unit] = None if housekeeping is None else "%s[%s]\nAllowedCPUs=%s\n" % (
+            comment(managed_header(ROLE, ALLOWED_CPUS_TEXT)), kind, format_cpulist(housekeeping))
+    return files
+
+
 def build(context, options):
     shared = context.shared
     unplaced = shared["unplaced"]
@@ -244,8 +270,9 @@ def build(context, options):
         kernel_args=kernel_args,
         boot_sysfs=boot_sysfs,
         sysfs=sysfs,
-        files={options["systemd_affinity_path"]: affinity,
-               options["tmpfiles_path"]: tmpfiles_text(sysfs) if sysfs else None},
+        files=dict(allowed_cpus_files(housekeeping if affinity else None),
+                   **{options["systemd_affinity_path"]: affinity,
+                      options["tmpfiles_path"]: tmpfiles_text(sysfs) if sysfs else None}),
         lines=lines,
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
                 "origins": origins, "header": managed_header(ROLE, SYSCTL_TEXT)},

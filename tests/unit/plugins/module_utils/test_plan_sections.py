@@ -26,6 +26,11 @@ GUEST = {"name": "g1", "vcpus": 2, "memory_mb": 1024}
 AFFINITY = "/etc/systemd/system.conf.d/90-kvmops-cpuaffinity.conf"
 IRQBALANCE = "/etc/default/irqbalance"
 TMPFILES = "/etc/tmpfiles.d/kvmops-cpu.conf"
+# systemd.resource-control(5): a drop-in per unit; init.scope is a scope, the others slices
+ALLOWED = {"/etc/systemd/system/init.scope.d/90-kvmops-allowedcpus.conf": "Scope",
+           "/etc/systemd/system/system.slice.d/90-kvmops-allowedcpus.conf": "Slice",
+           "/etc/systemd/system/user.slice.d/90-kvmops-allowedcpus.conf": "Slice"}
+NO_FILES = dict(dict.fromkeys(ALLOWED), **{AFFINITY: None, TMPFILES: None})
 
 
 def facts(libvirt=True, networks=(), br_netfilter=None, nwfilter_users=(), **kwargs):
@@ -73,16 +78,25 @@ def test_cpuaffinity_dropin_lists_housekeeping_cpus():
     assert "systemd-system.conf(5)" in result["files"][AFFINITY]
 
 
+def test_allowed_cpus_dropins_hold_the_housekeeping_cpus_of_the_host_units():
+    result = section("numa_pinning", policy={"housekeeping_cpus": "0-1,8-9", "allow_split_cores": True})
+    for path, kind in ALLOWED.items():
+        assert body(result["files"][path]) == ["[%s]" % kind, "AllowedCPUs=0-1,8-9"], path
+        assert "systemd.resource-control(5)" in result["files"][path]
+    # the guests' slice is never restricted: libvirt pins them on the isolated CPUs
+    assert not [path for path in result["files"] if "machine.slice" in path]
+
+
 def test_cpuaffinity_dropin_absent_when_off_or_nothing_isolated():
-    assert section("numa_pinning", {"systemd_affinity": False})["files"] == {AFFINITY: None, TMPFILES: None}
+    assert section("numa_pinning", {"systemd_affinity": False})["files"] == NO_FILES
     one_core = facts(sockets=1, cores=1, smt=1)
-    assert section("numa_pinning", host=one_core)["files"] == {AFFINITY: None, TMPFILES: None}
+    assert section("numa_pinning", host=one_core)["files"] == NO_FILES
 
 
 def test_no_policy_takes_back_everything_and_releases_only_our_irqbalance_lines():
     result = section("numa_pinning", policy={})
     assert result["kernel_args"] == [] and result["boot_sysfs"] == {} and result["sysfs"] == {}
-    assert result["files"] == {AFFINITY: None, TMPFILES: None}
+    assert result["files"] == NO_FILES
     # false: remove the line only where kvmops' marker says it wrote it
     assert result["lines"] == {IRQBALANCE: {"IRQBALANCE_BANNED_CPULIST": False, "IRQBALANCE_BANNED_CPUS": False}}
     assert result["sysctl"]["values"] == {}
