@@ -76,7 +76,7 @@ def test_a_host_that_does_not_come_back_stops_the_next_batch(host, tmp_path):
         assert "[kvmlab-next]" not in proc.stdout, proc.stdout[-3000:]
         assert not re.search(r"^kvmlab-next\s+:", proc.stdout, re.M), proc.stdout[-3000:]
         wait_back(host)
-        assert boot_id(host) != before  # it did reboot, once, and came back late
+        assert boot_id(host) != before, output[-4000:]  # it did reboot, once, and came back late
         assert ARG in host.file("/proc/cmdline").content_string.split()
     finally:
         wait_back(host)
