@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""kvmops.hypervisor.kvmops_counts: what a run executed on each host, per role and per
-task, and how often facts were gathered per host and play, written as JSON at the end.
-The fleet benchmark (tests/bench/bench_fleet.py) reads it next to its own count of the
-Python processes started on each host."""
+
+# kvmops.hypervisor.kvmops_counts: what a run executed on each host, per role and per task,
+# and how often facts were gathered per host and play, written as JSON at the end. The
+# fleet benchmark (tests/bench/bench_fleet.py) reads it next to its own count of the
+# Python processes started on each host.
 
 from __future__ import absolute_import, division, print_function
 
@@ -28,7 +29,7 @@ description:
     returns C(kvm_host)).
   - Counts the fact gatherings per host and play, C(setup), C(gather_facts),
     M(kvmops.hypervisor.kvm_host_facts) and M(kvmops.hypervisor.host_plan) results that
-    gathered C(kvm_host); a converged play gathers once per host.
+    gathered C(kvm_host) (the goal is once per host and play).
   - Writes one JSON document when the playbook ends (O(output)); nothing is printed but
     its path. Enable it with C(callbacks_enabled = kvmops.hypervisor.kvmops_counts).
 options:
@@ -46,10 +47,10 @@ requirements:
   - enabled in callbacks_enabled
 """
 
-import json
-import os
+import json  # noqa: E402 (after DOCUMENTATION, as in ansible-core's plugins)
+import os  # noqa: E402
 
-from ansible.plugins.callback import CallbackBase
+from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 # Actions that run on the controller alone (never a module on the host).
 CONTROLLER_ACTIONS = frozenset((

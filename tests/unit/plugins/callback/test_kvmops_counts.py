@@ -160,7 +160,8 @@ def test_the_plugin_writes_its_json_where_it_is_told(tmp_path):
     loaded.v2_playbook_on_stats(None)
     assert json.loads(out.read_text()) == {
         "plays": ["Tune"], "roles": {"(play)": 1},
-        "hosts": {"h1": {"remote": 1, "roles": {"(play)": 1}, "tasks": {"(play): ansible.builtin.ping": 1}, "facts": {}}}}
+        "hosts": {"h1": {"remote": 1, "roles": {"(play)": 1}, "tasks": {"(play): ansible.builtin.ping": 1},
+                         "facts": {}}}}
 
 
 def test_the_output_comes_from_the_environment(tmp_path, monkeypatch):
