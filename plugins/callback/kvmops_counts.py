@@ -176,7 +176,7 @@ class CallbackModule(CallbackBase):
         host, task, data = _parts(result)
         self.counts.result(host, task, data, item=item)
 
-    def v2_runner_on_ok(self, result, **kwargs):
+    def v2_runner_on_ok(self, result):
         self._count(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
