@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv link test unit sanity lint awx ee docs molecule bench lab lab-destroy lab-extra faults build clean
+.PHONY: help deps venv link test unit sanity lint awx ee docs molecule bench fleet fleet-destroy lab lab-destroy lab-extra faults build clean
 
 help:
 	@echo "make lab          boot the lab host and run playbooks/site.yml on it"
@@ -31,6 +31,8 @@ help:
 	@echo "make ee           the execution environment's build context (build/ee/context)"
 	@echo "make awx          ee + the AWX checks (ansible-builder, ansible-runner: tests/awx)"
 	@echo "make docs         the docs site (antsibull-docs + Sphinx, build/docs/html)"
+	@echo "make fleet        start KVMOPS_FLEET_HOSTS (50) simulated hosts with real SSH (tools/fleet)"
+	@echo "make fleet-destroy  stop them, leaving nothing behind"
 	@echo "make unit | sanity | lint | molecule | bench | build | clean"
 
 deps:
@@ -112,6 +114,15 @@ bench: venv link
 	@for bench in $$(ls tests/bench/bench_*.py 2>/dev/null); do \
 	  echo "== $$bench"; $(VENV)/bin/python $$bench || exit 1; \
 	done
+
+# The fleet of simulated hosts (network namespaces, sshd, overlay roots; root only) that
+# tests/bench/bench_fleet.py measures; docs/fleet.md.
+KVMOPS_FLEET_HOSTS ?= 50
+fleet: venv link
+	@tools/fleet/fleet.sh up $(KVMOPS_FLEET_HOSTS)
+
+fleet-destroy:
+	@tools/fleet/fleet.sh down
 
 build: venv
 	@mkdir -p $(BUILD)/dist

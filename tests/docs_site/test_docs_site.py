@@ -1,5 +1,5 @@
 """make docs: the site antsibull-docs and Sphinx built (build/docs) has a page for every
-module, filter and role of the collection (a plugin whose documentation antsibull-docs
+module, filter, callback and role of the collection (a plugin whose documentation antsibull-docs
 could not load gets no page, with only a warning in its log)."""
 
 import os
@@ -18,12 +18,13 @@ def expected_pages():
     # a filter's documentation is one YAML file per filter name
     filters = {yaml.safe_load(p.read_text())["DOCUMENTATION"]["name"]
                for p in (REPO / "plugins" / "filter").glob("*.yml")}
+    callbacks = {p.stem for p in (REPO / "plugins" / "callback").glob("*.py") if p.stem != "__init__"}
     roles = {p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file()}
     return ({"%s_module" % m for m in modules} | {"%s_filter" % f for f in filters}
-            | {"%s_role" % r for r in roles})
+            | {"%s_callback" % c for c in callbacks} | {"%s_role" % r for r in roles})
 
 
-def test_every_module_filter_and_role_has_a_page():
+def test_every_module_filter_callback_and_role_has_a_page():
     wanted = expected_pages()
     assert len(wanted) > 30  # 17 modules, 6 filters, 9 roles when this was written
     built = {p.stem for p in PAGES.glob("*.rst")} - {"index"}

@@ -6,7 +6,7 @@
   column is the host_plan option's default.
 - docs/plan.md's policy table lists exactly the host_plan policy options (each also the
   variable kvmops_plan_<option> of the plan role), with the same types and defaults.
-- README.md names every module, filter, role and playbook, and its lists name nothing
+- README.md names every module, filter, callback, role and playbook, and its lists name nothing
   that does not exist.
 
 (Names and choices of the applying roles are also checked by
@@ -162,7 +162,8 @@ def test_plan_doc_policy_table_matches_the_policy():
 
 # --------------------------------------------------------------------------- README.md
 
-LIST_KINDS = {"Modules": "module", "Filters": "filter", "Roles": "role", "Playbooks": "playbook"}
+LIST_KINDS = {"Modules": "module", "Filters": "filter", "Callbacks": "callback", "Roles": "role",
+              "Playbooks": "playbook"}
 
 
 def shipped():
@@ -170,13 +171,15 @@ def shipped():
     modules = set(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
                   if not path.endswith("__init__.py"))
     filters = set(os.path.basename(path)[:-4] for path in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.yml")))
+    callbacks = set(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(ROOT, "plugins", "callback", "*.py"))
+                    if not path.endswith("__init__.py"))
     roles = set(ROLES)
     playbooks = set(os.path.basename(path)[:-4] for path in glob.glob(os.path.join(ROOT, "playbooks", "*.yml")))
-    return {"module": modules, "filter": filters, "role": roles, "playbook": playbooks}
+    return {"module": modules, "filter": filters, "callback": callbacks, "role": roles, "playbook": playbooks}
 
 
 def readme_lists():
-    """Kind -> names listed in README.md under "Modules:", "Filters:", "Roles:", "Playbooks:"
+    """Kind -> names listed in README.md under "Modules:", "Filters:", "Callbacks:", "Roles:", "Playbooks:"
     (the ``kvmops.hypervisor.*`` names before the dash of each bullet)."""
     listed = dict((kind, []) for kind in LIST_KINDS.values())
     kind = None
