@@ -103,7 +103,7 @@ def write_host_vars(count, directory, prefix="kvmfleet"):
 
 def main(argv):
     if len(argv) not in (3, 4) or not argv[1].isdigit():
-        sys.stderr.write(__doc__.split("\n\n")[-1])
+        sys.stderr.write(__doc__.rsplit("\n\n", maxsplit=1)[-1])
         return 2
     chosen = write_host_vars(int(argv[1]), argv[2], *argv[3:])
     print("%d hosts over %d machines" % (len(chosen), len(set(chosen.values()))))

@@ -54,7 +54,8 @@ def wait_back(host, seconds=900):
         try:
             if host.run("true").rc == 0:
                 return
-        except Exception:  # pylint: disable=broad-except  (testinfra raises while SSH is down)
+        # testinfra raises while SSH is down
+        except Exception:  # pylint: disable=broad-except
             pass
         time.sleep(10)
     raise AssertionError("the lab host did not come back in %d s" % seconds)

@@ -37,7 +37,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.co
     managed_header,
     section,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.zfs_users import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.zfs_users import (
     SANOID_CONF,
     SANOID_TIMER,
     libvirt_pools as plan_libvirt_pools,
