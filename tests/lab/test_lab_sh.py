@@ -110,3 +110,43 @@ def test_qemu_accepts_the_machine(tmp_path, shape):
     finally:
         proc.kill()
         proc.wait()
+
+
+def lib_sh(expr, **env_over):
+    """Evaluate `expr` in bash after sourcing tools/lab/lib.sh (and lab.conf's defaults)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVMOPS_LAB_")}
+    env.update({"KVMOPS_LAB_" + k.upper(): str(v) for k, v in env_over.items()})
+    script = '. "%s/lab.conf"; . "%s/lib.sh"; %s' % (LAB_SH.parent, LAB_SH.parent, expr)
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_cached_images_and_chroots_are_named_by_suite(tmp_path):
+    names = {}
+    for suite in ("bookworm", "trixie"):
+        image = lib_sh("image_dir", suite=suite, cache=tmp_path)
+        chroot = lib_sh("chroot_tarball", suite=suite, cache=tmp_path)
+        assert Path(image).name.startswith("image-%s-" % suite), image
+        assert Path(chroot).name.startswith("chroot-%s-" % suite), chroot
+        names[suite] = (image, chroot)
+    assert names["bookworm"][0] != names["trixie"][0] and names["bookworm"][1] != names["trixie"][1]
+
+
+@pytest.mark.parametrize("script, kind", [("build-image.sh", "image"), ("chroot.sh", "chroot")])
+def test_pruning_old_caches_keeps_the_other_suite(tmp_path, script, kind):
+    """The scripts' own find command, run on a fake cache: only this suite's stale entries go."""
+    text = (LAB_SH.parent / script).read_text()
+    start = text.index('find "$KVMOPS_LAB_CACHE" -maxdepth 1 \\(')
+    command = text[start:text.index("\n", text.index("! -path", start))]
+    ext = ".tar.zst" if kind == "chroot" else ""
+    keep_other = tmp_path / ("%s-bookworm-1111%s" % (kind, ext))
+    stale_same = tmp_path / ("%s-trixie-2222%s" % (kind, ext))
+    unnamed_old = tmp_path / ("%s-abcd0123%s" % (kind, ext))
+    out = tmp_path / ("%s-trixie-3333%s" % (kind, ext))
+    for path in (keep_other, stale_same, unnamed_old, out):
+        path.mkdir() if kind == "image" else path.write_text("x")
+    env = dict(os.environ, KVMOPS_LAB_CACHE=str(tmp_path), KVMOPS_LAB_SUITE="trixie", OUT=str(out))
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([keep_other.name, out.name])

@@ -61,12 +61,13 @@ image_key() {
         echo "$KVMOPS_LAB_SUITE $KVMOPS_LAB_DISK_GB $KVMOPS_LAB_IMAGE_CMDLINE"
     } | sha256sum | cut -c1-16
 }
-image_dir() { echo "$KVMOPS_LAB_CACHE/image-$(image_key)"; }
+# Named by suite, so the bookworm and trixie images live side by side (issue 20).
+image_dir() { echo "$KVMOPS_LAB_CACHE/image-$KVMOPS_LAB_SUITE-$(image_key)"; }
 
 chroot_key() {
     { grep -hv '^[[:space:]]*#' "$LAB_DIR/chroot.sh"; echo "$KVMOPS_LAB_SUITE"; } | sha256sum | cut -c1-16
 }
-chroot_tarball() { echo "$KVMOPS_LAB_CACHE/chroot-$(chroot_key).tar.zst"; }
+chroot_tarball() { echo "$KVMOPS_LAB_CACHE/chroot-$KVMOPS_LAB_SUITE-$(chroot_key).tar.zst"; }
 
 run_dir() { echo "${KVMOPS_LAB_RUN_DIR:-$REPO_DIR/build/lab/$KVMOPS_LAB_NAME}"; }
 
