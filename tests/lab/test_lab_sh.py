@@ -133,20 +133,30 @@ def test_cached_images_and_chroots_are_named_by_suite(tmp_path):
     assert names["bookworm"][0] != names["trixie"][0] and names["bookworm"][1] != names["trixie"][1]
 
 
-@pytest.mark.parametrize("script, kind", [("build-image.sh", "image"), ("chroot.sh", "chroot")])
-def test_pruning_old_caches_keeps_the_other_suite(tmp_path, script, kind):
-    """The scripts' own find command, run on a fake cache: only this suite's stale entries go."""
-    text = (LAB_SH.parent / script).read_text()
-    start = text.index('find "$KVMOPS_LAB_CACHE" -maxdepth 1 \\(')
-    command = text[start:text.index("\n", text.index("! -path", start))]
+@pytest.mark.parametrize("kind", ["image", "chroot"])
+def test_pruning_old_caches_keeps_the_other_suite_and_what_is_in_use(tmp_path, kind):
+    """lib.sh's stale_caches + prune_stale (what build-image.sh and chroot.sh run) on a fake
+    cache: this suite's stale entries and unnamed old ones go, except one a process has open
+    (a running lab host's base image: removing it lost that host's SSH key)."""
     ext = ".tar.zst" if kind == "chroot" else ""
     keep_other = tmp_path / ("%s-bookworm-1111%s" % (kind, ext))
     stale_same = tmp_path / ("%s-trixie-2222%s" % (kind, ext))
     unnamed_old = tmp_path / ("%s-abcd0123%s" % (kind, ext))
+    in_use = tmp_path / ("%s-fedcba98%s" % (kind, ext))
     out = tmp_path / ("%s-trixie-3333%s" % (kind, ext))
-    for path in (keep_other, stale_same, unnamed_old, out):
-        path.mkdir() if kind == "image" else path.write_text("x")
-    env = dict(os.environ, KVMOPS_LAB_CACHE=str(tmp_path), KVMOPS_LAB_SUITE="trixie", OUT=str(out))
-    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([keep_other.name, out.name])
+    for path in (keep_other, stale_same, unnamed_old, in_use, out):
+        if kind == "image":
+            path.mkdir()
+            (path / "base.qcow2").write_text("x")
+        else:
+            path.write_text("x")
+    held = in_use / "base.qcow2" if kind == "image" else in_use
+    holder = subprocess.Popen(["bash", "-c", 'exec 3<"$0"; sleep 60', str(held)])
+    try:
+        time.sleep(0.3)
+        lib_sh('mapfile -t stale < <(stale_caches %s "%s"); prune_stale "${stale[@]}"' % (kind, out),
+               suite="trixie", cache=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([keep_other.name, in_use.name, out.name])

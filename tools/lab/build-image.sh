@@ -161,8 +161,7 @@ stage "image: qemu-img convert (qcow2, zstd)" compress
 chmod 600 "$WORK/out/id_ed25519"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
-# Drop this suite's images built by older versions of the scripts (and the unnamed
-# ones from before images were named by suite); other suites' images stay.
-find "$KVMOPS_LAB_CACHE" -maxdepth 1 \( -name "image-$KVMOPS_LAB_SUITE-*" -o -regex '.*/image-[0-9a-f]*' \) \
-    ! -path "$OUT" -exec rm -rf {} +
+# Drop this suite's images built by older versions of the scripts (not one in use).
+mapfile -t stale < <(stale_caches image "$OUT")
+prune_stale "${stale[@]}"
 log "image ready: $OUT ($(du -h "$OUT/base.qcow2" | cut -f1))"

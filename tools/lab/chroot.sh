@@ -27,7 +27,7 @@ chroot "$DIR" apt-get clean
 rm -rf "$DIR"/var/lib/apt/lists/* "$DIR"/var/cache/apt/*.bin
 tar -C "$DIR" --zstd -cpf "$WORK/chroot.tar.zst" .
 mv "$WORK/chroot.tar.zst" "$OUT"
-# This suite's older tarballs (and unnamed ones from before); other suites' stay.
-find "$KVMOPS_LAB_CACHE" -maxdepth 1 \( -name "chroot-$KVMOPS_LAB_SUITE-*.tar.zst" -o -regex '.*/chroot-[0-9a-f]*\.tar\.zst' \) \
-    ! -path "$OUT" -delete
+# This suite's older tarballs (not one being unpacked); other suites' stay.
+mapfile -t stale < <(stale_caches chroot "$OUT")
+prune_stale "${stale[@]}"
 log "chroot ready: $OUT ($(du -h "$OUT" | cut -f1))"

@@ -69,6 +69,29 @@ chroot_key() {
 }
 chroot_tarball() { echo "$KVMOPS_LAB_CACHE/chroot-$KVMOPS_LAB_SUITE-$(chroot_key).tar.zst"; }
 
+# Cache entries (image-* or chroot-*.tar.zst) of this suite other than $2, and unnamed ones
+# from before entries were named by suite; other suites' entries are never listed.
+stale_caches() {
+    local kind=$1 keep=$2 ext=
+    [ "$kind" = chroot ] && ext=.tar.zst
+    find "$KVMOPS_LAB_CACHE" -maxdepth 1 \( -name "$kind-$KVMOPS_LAB_SUITE-*$ext" \
+        -o -regex ".*/$kind-[0-9a-f]*${ext//./\\.}" \) ! -path "$keep"
+}
+
+# Remove the given cache entries, except one a running process holds a file of open: a
+# lab host booted from an image reads its base.qcow2 (and its ssh_config names the key
+# beside it), so removing it would strand that host.
+prune_stale() {
+    local path
+    for path in "$@"; do
+        if find /proc/[0-9]*/fd -lname "$path*" -print -quit 2>/dev/null | grep -q .; then
+            log "keeping $path: a running process has it open"
+            continue
+        fi
+        rm -rf -- "$path"
+    done
+}
+
 run_dir() { echo "${KVMOPS_LAB_RUN_DIR:-$REPO_DIR/build/lab/$KVMOPS_LAB_NAME}"; }
 
 # The venv's tools and the collection link, as `make` sets them, when run by hand.
