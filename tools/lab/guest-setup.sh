@@ -66,8 +66,11 @@ Driver=virtio_net
 DHCP=ipv4
 NET
     systemctl enable systemd-networkd.service ssh.service
-    # Slow or pointless units in a disposable TCG guest (udev-settle alone costs ~11 s).
-    systemctl mask systemd-udev-settle.service systemd-networkd-wait-online.service \
+    # Slow or pointless units in a disposable TCG guest. Not systemd-udev-settle.service:
+    # OpenZFS's zfs-load-module.service Requires= it, so masking it left the module
+    # unloaded and the pool not imported at boot (trixie lab: zfs_storage then found the
+    # pool's disk "holding PTTYPE=gpt" and refused to create the pool over it).
+    systemctl mask systemd-networkd-wait-online.service \
         tuned.service apt-daily.timer apt-daily-upgrade.timer man-db.timer \
         e2scrub_all.timer e2scrub_reap.service fstrim.timer
     # Off on the fresh host: zfs_storage enables it when a snapshot policy is planned.
