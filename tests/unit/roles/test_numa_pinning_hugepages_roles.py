@@ -153,7 +153,7 @@ def test_choices_in_readme_match_spec(role):
 def test_plan_role_documents_every_policy_variable():
     """host_plan reads kvmops_plan_<option> for every policy option; the plan role's spec
     documents (and site.yml validates) each of them."""
-    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh"))
+    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh", "facts_for"))
     assert policy <= set(spec("plan"))
 
 
