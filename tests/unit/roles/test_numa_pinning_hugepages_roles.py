@@ -111,8 +111,9 @@ def test_role_tasks_use_only_their_section_and_switches(role):
 
 def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
     """A plan with every option that adds kernel arguments on: each section that then has
-    kernel arguments is applied by exactly one kernel_cmdline task with its name as owner,
-    in the role the section names (the audit would otherwise report them drifted for ever)."""
+    kernel arguments is applied by exactly one kernel_cmdline task (or kernel_cmdline step of
+    a section_apply task) with its name as owner, in the role the section names (the audit
+    would otherwise report them drifted for ever)."""
     from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
     facts = {"cpu": {"vendor": "GenuineIntel", "flags": {"pdpe1gb": True}, "online": list(range(8)),
                      "core_groups": [[0, 4], [1, 5], [2, 6], [3, 7]]},
@@ -128,6 +129,8 @@ def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
         tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
         owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks
                   if "kvmops.hypervisor.kernel_cmdline" in task]
+        owners += [task["kvmops.hypervisor.section_apply"]["kernel_cmdline"].get("owner") for task in tasks
+                   if (task.get("kvmops.hypervisor.section_apply") or {}).get("kernel_cmdline")]
         # the plan role keeps applying its (now empty) iommu section: it takes the IOMMU
         # arguments back from the old owner iommu, now that sriov_vhost owns them
         expected = [name] if name in with_args or name == "iommu" else []
