@@ -153,6 +153,14 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "
                 "or pass them in the facts option")
+        if sections is None and facts_for and earlier is not None:
+            # a call that only gathers (site.yml's first task): a plan already there, passed
+            # in or computed earlier, is used as it is, as every role's own call uses it
+            result["changed"] = False
+            result["ansible_facts"] = {"kvm_host_plan": earlier}
+            if new_facts is not None:
+                result["ansible_facts"]["kvm_host"] = new_facts
+            return result
         policy = dict((k, v) for k, v in args.items() if k not in TASK_OPTIONS)
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections, existing_sections=earlier)

@@ -282,3 +282,20 @@ def test_facts_for_with_a_part_missing_does_not_reuse_the_earlier_plan_blindly()
 def test_facts_for_unknown_section_fails_naming_it():
     with pytest.raises(AnsibleActionFail, match=r"^facts_for: unknown section\(s\) 'numa'; choose from hugepages, "):
         make_action({"facts_for": ["numa"]}).run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
+
+
+def test_facts_for_alone_keeps_a_plan_passed_in():
+    """site.yml's first task only gathers: a plan passed in (inventory, extra vars) is used as
+    it is, as every role's call uses it, not recomputed from the facts."""
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(list(module_args["gather_subset"]))
+        return {"ansible_facts": {"kvm_host": {"tuned": {"installed": False}}}}
+    given = {"housekeeping_cpus": [99], "numa_pinning": {"kernel_args": []}}
+    action = make_action({"facts_for": ["tuned"]})
+    action._execute_module = execute_module
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": given})
+    assert calls == [["tuned"]]
+    assert result["ansible_facts"]["kvm_host_plan"] == given
+    assert result["ansible_facts"]["kvm_host"]["tuned"] == {"installed": False}
