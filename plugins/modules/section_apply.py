@@ -61,7 +61,7 @@ options:
   sysctl:
     description:
       - A sysctl profile written as one drop-in, applied and verified, as
-        M(kvmops.hypervisor.sysctl_dropin): its options (C(settings) required, C(sources),
+        M(kvmops.hypervisor.sysctl_dropin), with its options (C(settings) required, C(sources),
         C(origins), C(header), C(path), C(labels), C(ignore_unknown), C(modules_load_dir),
         C(load_modules), C(apply), ...), except C(root), which is this module's O(root).
     type: dict
@@ -83,8 +83,8 @@ attributes:
     description: An action plugin chooses the handlers to notify from the steps that changed.
     support: full
 notes:
-  - The task must not use C(notify) (the action plugin fails): Ansible would notify those
-    handlers for a change of any step. Use O(notify_on).
+  - The task must not use C(notify), which would notify its handlers for a change of any
+    step; the action plugin fails such a task. Use O(notify_on).
 seealso:
   - module: kvmops.hypervisor.kernel_cmdline
   - module: kvmops.hypervisor.config_files
