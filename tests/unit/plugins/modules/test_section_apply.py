@@ -65,8 +65,8 @@ def tree(root):
         for name in names:
             full = os.path.join(directory, name)
             with open(full, "rb") as handle:
-                found[os.path.relpath(full, str(root))] = (hashlib.sha256(handle.read()).hexdigest(),
-                                                          os.stat(full).st_mode & 0o7777)
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            found[os.path.relpath(full, str(root))] = (digest, os.stat(full).st_mode & 0o7777)
     return found
 
 
