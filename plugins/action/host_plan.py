@@ -11,6 +11,8 @@ A thin shell around the pure planner (module_utils/plan/):
    when they lack a part the planner reads, kvmops.hypervisor.kvm_host_facts gathers just
    the missing parts on the host (read-only, also in check mode); the parts given win, and
    the merged facts are returned too, so every role can run alone and in any order;
+   ``facts_for`` names sections whose parts are gathered too, in the same gathering
+   (site.yml names every role's, so the play gathers once per host);
 3. the plan with the sections asked for; sections of a plan computed earlier in the
    play (other roles) are kept, and a plan that already has every section asked for
    (computed earlier, or passed in) is returned as it is.
@@ -29,6 +31,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host impor
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import (
     ARGUMENT_SPEC,
+    TASK_OPTIONS,
     PlanError,
     normalize_policy,
 )
@@ -58,11 +61,11 @@ def find_facts(task_facts, task_vars):
     return None
 
 
-def missing_parts(facts, sections=None):
+def missing_parts(facts, sections=None, facts_for=None):
     """The gather_subset names of the kvm_host parts the planner (and the ``sections``
-    asked for) read that ``facts`` lacks."""
+    asked for, and those named in ``facts_for``) read that ``facts`` lacks."""
     wanted = [(key, key) for key in FACT_KEYS]
-    for name in sorted(sections or {}):
+    for name in sorted(set(sections or {}) | set(facts_for or ())):
         wanted.extend(part for part in SECTION_FACT_KEYS.get(name, ()) if part not in wanted)
     return [subset for key, subset in wanted if not isinstance(facts, dict) or key not in facts]
 
@@ -71,7 +74,7 @@ def policy_from_vars(args, task_vars):
     """Task options, else the kvmops_plan_<option> variables (unset ones are left out)."""
     policy = dict(args)
     for name in ARGUMENT_SPEC:
-        if name in ("facts", "sections", "refresh") or name in policy:
+        if name in TASK_OPTIONS or name in policy:
             continue
         value = (task_vars or {}).get(POLICY_PREFIX + name)
         if value is not None:
@@ -87,7 +90,7 @@ def named_as_set(exc, args):
     message = str(exc)
     option = re.match(r"[a-z_]+", getattr(exc, "option", "") or "")
     name = option.group(0) if option else ""
-    if name in ARGUMENT_SPEC and name not in ("facts", "sections", "refresh") and name not in (args or {}):
+    if name in ARGUMENT_SPEC and name not in TASK_OPTIONS and name not in (args or {}):
         return POLICY_PREFIX + message
     return message
 
@@ -126,15 +129,21 @@ class ActionModule(ActionBase):
         if unknown:
             raise AnsibleActionFail("refresh: unknown part(s) %s; choose from %s (kvm_host_facts' gather_subset names)"
                                     % (", ".join(repr(name) for name in unknown), ", ".join(SUBSET_NAMES)))
+        facts_for = list(args.get("facts_for") or [])
+        unknown = [name for name in facts_for if name not in SECTIONS]
+        if unknown:
+            raise AnsibleActionFail("facts_for: unknown section(s) %s; choose from %s"
+                                    % (", ".join(repr(name) for name in unknown), ", ".join(sorted(SECTIONS))))
         earlier = existing_plan(task_vars)
-        if sections is not None and earlier is not None and not refresh and all(
+        if sections is not None and earlier is not None and not refresh and (not facts_for or not missing_parts(
+                find_facts(args.get("facts"), task_vars), None, facts_for)) and all(
                 isinstance(earlier.get(name), dict) for name in sections):
             result["changed"] = False
             result["ansible_facts"] = {"kvm_host_plan": earlier}
             return result
         facts = find_facts(args.get("facts"), task_vars)
         new_facts = None
-        missing = missing_parts(facts, sections)
+        missing = missing_parts(facts, sections, facts_for)
         if args.get("facts") is None and missing:
             gathered = self.gather(missing, task_vars)
             facts = new_facts = dict(gathered, **(facts or {}))
@@ -144,7 +153,15 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 "facts: no kvm_host facts; run kvmops.hypervisor.kvm_host_facts first "
                 "or pass them in the facts option")
-        policy = dict((k, v) for k, v in args.items() if k not in ("facts", "sections", "refresh"))
+        if sections is None and facts_for and earlier is not None:
+            # a call that only gathers (site.yml's first task): a plan already there, passed
+            # in or computed earlier, is used as it is, as every role's own call uses it
+            result["changed"] = False
+            result["ansible_facts"] = {"kvm_host_plan": earlier}
+            if new_facts is not None:
+                result["ansible_facts"]["kvm_host"] = new_facts
+            return result
+        policy = dict((k, v) for k, v in args.items() if k not in TASK_OPTIONS)
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections, existing_sections=earlier)
         except PlanError as exc:

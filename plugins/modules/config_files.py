@@ -71,43 +71,12 @@ missing_files:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import (
-    ConfigError,
-    check_lines,
-    edit_lines,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.steps import (
+    StepError,
+    config_files,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common import files as fileio
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
-
-
-def wanted_texts(params):
-    """path -> new text (None: absent) for every file that changes; skipped paths."""
-    check_lines(params["lines"])
-    root = params["root"]
-    wanted = {}
-    skipped = []
-    for path, text in sorted(params["files"].items()):
-        if not os.path.isabs(path):
-            raise ConfigError("files: %r is not an absolute path" % path)
-        if text is not None and not isinstance(text, str):
-            raise ConfigError("files[%s] must be text or null" % path)
-        wanted[path] = text
-    for path, keys in sorted(params["lines"].items()):
-        if not os.path.isabs(path):
-            raise ConfigError("lines: %r is not an absolute path" % path)
-        if path in wanted:
-            raise ConfigError("lines: %s is also in files" % path)
-        state = fileio.FileState(Reader(root).path(path))
-        if not state.exists:
-            if any(line is not None for line in keys.values()):
-                skipped.append(path)
-            continue
-        wanted[path] = edit_lines(state.text, keys)
-    return wanted, skipped
 
 
 def main():
@@ -120,35 +89,11 @@ def main():
         supports_check_mode=True,
     )
     try:
-        wanted, skipped = wanted_texts(module.params)
-    except ConfigError as exc:
-        module.fail_json(msg=str(exc))
-    root = module.params["root"]
-    changed_files = []
-    diffs = []
-    for path, text in sorted(wanted.items()):
-        full = Reader(root).path(path)
-        state = fileio.FileState(full)
-        # A file of lines keeps its mode (libvirt's qemu.conf is 0600); owned files are 0644.
-        mode = state.mode if (path in module.params["lines"] and state.mode is not None) else fileio.DEFAULT_MODE
-        if text is None:
-            if not os.path.lexists(full):
-                continue
-        elif not fileio.needs_write(full, text, mode):
-            continue
-        changed_files.append(path)
-        diffs.append(fileio.diff(full, text, label=path))
-        if module.check_mode:
-            continue
-        try:
-            if text is None:
-                fileio.remove(full)
-            else:
-                fileio.write_text(full, text, mode=mode)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="%s: %s (files written before it: %s)" % (path, exc, ", ".join(changed_files[:-1]) or "none"),
-                             changed_files=changed_files[:-1])
-    module.exit_json(changed=bool(changed_files), changed_files=changed_files, missing_files=skipped, diff=diffs)
+        result = config_files(module, module.params["files"], module.params["lines"], module.params["root"])
+    except StepError as exc:
+        module.fail_json(msg=exc.msg, **exc.extra)
+    result.pop("warnings")
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

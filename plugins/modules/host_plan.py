@@ -204,6 +204,18 @@ options:
     type: list
     elements: str
     default: []
+  facts_for:
+    description:
+      - Section names (as in O(sections)) whose C(kvm_host) parts are gathered too when
+        missing, in the same single run of M(kvmops.hypervisor.kvm_host_facts) as the parts
+        this call needs. C(playbooks/site.yml) names every role's section in its first
+        task, so facts are gathered once per host and play and each role's own call finds
+        them; a role run alone still gathers what its section needs.
+      - Nothing is gathered when the facts already have every part.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
 attributes:
   action:
     description: Runs as an action plugin on the controller.

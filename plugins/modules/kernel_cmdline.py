@@ -290,23 +290,12 @@ commands_skipped:
   sample: [[/usr/sbin/grub-mkconfig, -o, /boot/grub/grub.cfg], [/usr/sbin/grub-script-check, /boot/grub/grub.cfg]]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.apply import apply_change
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.change import plan_change
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg import grub_cfg_cmdline
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import (
-    reboot_ignored,
-    reboot_required,
-    running_cmdline,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.steps import (
+    StepError,
+    kernel_cmdline,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import (
-    CmdlineError,
-    project,
-)
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 
 
 def main():
@@ -326,83 +315,17 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    reader = Reader(params["root"])
-    # The seam for tests: under another root, files are written there and no command runs
-    # (grub-mkconfig, grubby... would change the running system, not the tree).
-    on_host = os.path.realpath(params["root"]) == "/"
-
-    def which(name):
-        return module.get_bin_path(name)
-
-    def run(argv):
-        return module.run_command(argv)
-
-    def shell_check(relpath):
-        # `sh -n` reads the file and runs nothing (in check mode too); like every command,
-        # not under another root (the test seam)
-        rc, _out, err = module.run_command(["sh", "-n", reader.path(relpath)])
-        return None if rc == 0 else (err.strip() or "sh -n exit %d" % rc)
-
     try:
-        change = plan_change(reader, owner=params["owner"], args=params["args"],
-                             state=params["state"], backend=params["backend"], which=which,
-                             regenerate_only=params["regenerate_only"],
-                             shell_check=shell_check if on_host else None)
-        if params["regenerate_only"] and change.backend != "grub":
-            change.changed = False
-        ran = regenerated = False
-        do_regenerate = params["regenerate"] or params["regenerate_only"]
-        if not module.check_mode:
-            ran, regenerated = apply_change(reader, change, run if on_host else None,
-                                            regenerate=do_regenerate)
-    except CmdlineError as exc:
-        module.fail_json(msg=str(exc), **({"warnings": reader.warnings} if reader.warnings else {}))
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="kernel_cmdline: %s" % exc)
-
-    pending = change.pending
-    if ran:
-        pending = grub_cfg_cmdline(reader, change.grub["cfg"], change.grub["env"])
-    running = running_cmdline(reader)
-    regenerate_needed = bool(change.backend == "grub" and change.regenerate and not ran)
-    changed = change.changed
-    if params["regenerate_only"] and not module.check_mode:
-        changed = regenerated
-    if change.commands_skipped:
-        reader.warn("root is %s, not /: these commands were not run, they would act on the "
-                    "running system, not on that tree: %s" % (
-                        params["root"], "; ".join(" ".join(argv) for argv in change.commands_skipped)))
-    for warning in reader.warnings:
-        module.warn(warning)
-    warned = len(reader.warnings)
-    result = dict(
-        changed=changed,
-        backend=change.backend,
-        tokens=change.tokens,
-        present_elsewhere=change.skipped,
-        pending=pending,
-        running=running,
-        owned_keys=sorted(change.owned_keys),
-        pending_owned=project(pending, change.owned_keys),
-        running_owned=project(running, change.owned_keys),
-        reboot_required=reboot_required(pending, running, change.owned_keys),
-        reboot_ignored=None,
-        regenerated=regenerated,
-        regenerate_needed=regenerate_needed,
-        files=sorted(change.files),
-        commands=change.commands,
-        commands_skipped=change.commands_skipped,
-    )
-    if result["reboot_required"]:
-        result["reboot_ignored"] = reboot_ignored(reader, result["pending_owned"])
-    for warning in reader.warnings[warned:]:
+        result = kernel_cmdline(module, params)
+    except StepError as exc:
+        module.fail_json(msg=exc.msg, **exc.extra)
+    for warning in result.pop("warnings"):
         module.warn(warning)
     if params["owner"] is None and not params["regenerate_only"]:
         result["ansible_facts"] = dict(kvmops_reboot_required=result["reboot_required"])
-    if module._diff:
-        result["diff"] = dict(before=change.before + "\n", after=change.after + "\n",
-                              before_header="%s (before)" % change.before_header,
-                              after_header="%s (after)" % change.before_header)
+    diffs = result.pop("diff")
+    if diffs:
+        result["diff"] = diffs[0]
     module.exit_json(**result)
 
 

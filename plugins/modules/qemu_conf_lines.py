@@ -67,15 +67,10 @@ missing:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_files import (
-    ConfigError,
-    check_lines,
-    edit_lines,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.steps import (
+    StepError,
+    qemu_conf_lines,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common import files as fileio
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import parse_libvirt_conf
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.qemu_conf import check_text
 
 
 def main():
@@ -87,35 +82,16 @@ def main():
         ),
         supports_check_mode=True,
     )
-    path = module.params["path"]
-    lines = module.params["lines"]
-    if not path.startswith("/"):
-        module.fail_json(msg="path: %r is not an absolute path; give /etc/libvirt/qemu.conf" % path)
     try:
-        check_lines({path: lines})
-    except ConfigError as exc:
-        module.fail_json(msg=str(exc))
-    full = Reader(module.params["root"]).path(path)
-    state = fileio.FileState(full)
-    if not state.exists:
-        module.warn("%s does not exist (libvirt's QEMU driver is not installed): nothing written" % path)
-        module.exit_json(changed=False, missing=True)
-    text = edit_lines(state.text, lines)
-    problems = check_text(text, parse_libvirt_conf, lines)
-    if problems:
-        module.fail_json(msg="lines: %s not written, libvirt would refuse it: %s" % (path, "; ".join(problems)),
-                         missing=False)
-    settings = parse_libvirt_conf(text)
-    mode = state.mode if state.mode is not None else fileio.DEFAULT_MODE
-    if not fileio.needs_write(full, text, mode):
-        module.exit_json(changed=False, missing=False, settings=settings)
-    diff = fileio.diff(full, text, label=path)
-    if not module.check_mode:
-        try:
-            fileio.write_text(full, text, mode=mode)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="%s: %s" % (path, exc))
-    module.exit_json(changed=True, missing=False, settings=settings, diff=diff)
+        result = qemu_conf_lines(module, module.params["path"], module.params["lines"], module.params["root"])
+    except StepError as exc:
+        module.fail_json(msg=exc.msg, **exc.extra)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    diffs = result.pop("diff")
+    if diffs:
+        result["diff"] = diffs[0]
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -196,56 +196,11 @@ ip_forward:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
-    SysctlError,
-    proc_path,
-    profile_argument_spec,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.steps import (
+    StepError,
+    sysctl_dropin,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_dropin import (
-    TreeHost,
-    run,
-)
-
-
-class LiveHost(TreeHost):
-    """The machine itself (root ``/``): files as a TreeHost, the kernel through real commands."""
-
-    live = True
-
-    def __init__(self, module):
-        super(LiveHost, self).__init__("/")
-        self.module = module
-
-    def _command(self, argv):
-        rc, out, err = self.module.run_command(argv)
-        return rc, (err or out or "").strip()
-
-    def modprobe(self, name, remove=False):
-        """Load (or unload) a kernel module; the error text, or None."""
-        argv = [self.module.get_bin_path("modprobe", required=True)] + (["-r"] if remove else []) + ["--", name]
-        rc, text = self._command(argv)
-        return None if rc == 0 else (text or "modprobe exited %d" % rc)
-
-    def sysctl_system(self):
-        """``sysctl -e --system``: (rc, its error output)."""
-        return self._command([self.module.get_bin_path("sysctl", required=True), "-e", "--system"])
-
-    def set_value(self, key, value):
-        """Write one running value (to restore it); the error text, or None."""
-        try:
-            with open(self.path(proc_path(key)), "w") as handle:
-                handle.write(value)
-            return None
-        except (IOError, OSError) as exc:
-            return str(exc)
-
-
-def host_for(module):
-    """The real machine for root ``/``; any other root is a tree that runs no command."""
-    root = module.params["root"] or "/"
-    if root.rstrip("/") == "":
-        return LiveHost(module)
-    return TreeHost(root)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import profile_argument_spec
 
 
 def main():
@@ -259,10 +214,10 @@ def main():
         supports_check_mode=True,
     )
     try:
-        result, warnings = run(module.params, host_for(module), module.check_mode)
-    except (SysctlError, IOError, OSError) as exc:
-        module.fail_json(msg=str(exc))
-    for warning in warnings:
+        result = sysctl_dropin(module, module.params)
+    except StepError as exc:
+        module.fail_json(msg=exc.msg, **exc.extra)
+    for warning in result.pop("warnings"):
         module.warn(warning)
     diff = result.pop("diff")
     if module._diff:

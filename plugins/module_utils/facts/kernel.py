@@ -18,6 +18,12 @@ __metaclass__ = type
 import io
 import re
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_shell import grub_dropins
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners import (
+    GRUB_DROPIN_PREFIX,
+    RECORD_DIR,
+    is_kvmops_dropin,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import pending_cmdline
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import split_cmdline
 
@@ -116,6 +122,20 @@ def br_netfilter_loaded(reader):
     return None if text is None else False
 
 
+def kernel_cmdline_owners(reader):
+    """The owners kvmops.hypervisor.kernel_cmdline holds kernel arguments for on this host:
+    a GRUB drop-in 90-kvmops-<owner>.cfg or a record /etc/kvmops/kernel_cmdline/<owner>.args
+    exists (names only; the files are read by kernel_cmdline itself)."""
+    owners = set()
+    for path in grub_dropins(reader):
+        if is_kvmops_dropin(path):
+            owners.add(path.rsplit("/", 1)[-1][len(GRUB_DROPIN_PREFIX):-len(".cfg")])
+    for name in reader.listdir(RECORD_DIR):
+        if name.endswith(".args"):
+            owners.add(name[:-len(".args")])
+    return sorted(owners)
+
+
 def gather_kernel(reader):
     """The ``kvm_host.kernel`` dictionary."""
     release = reader.text("/proc/sys/kernel/osrelease")
@@ -141,4 +161,5 @@ def gather_kernel(reader):
         "br_netfilter_loaded": br_netfilter_loaded(reader),
         "config": config,
         "config_source": config_source,
+        "kernel_cmdline_owners": kernel_cmdline_owners(reader),
     }

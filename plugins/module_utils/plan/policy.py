@@ -49,7 +49,13 @@ ARGUMENT_SPEC = dict(
     sections=dict(type="dict"),
     # kvm_host parts gathered afresh (the sections asked for are then recomputed)
     refresh=dict(type="list", elements="str", default=[]),
+    # sections whose kvm_host parts are gathered too, in the one gathering of this call
+    # (site.yml asks for every role's at once, so the play gathers facts once per host)
+    facts_for=dict(type="list", elements="str", default=[]),
 )
+
+# The options of a host_plan task that are not policy (no kvmops_plan_<option> variable).
+TASK_OPTIONS = ("facts", "sections", "refresh", "facts_for")
 
 MUTUALLY_EXCLUSIVE = [["hugepages_percent", "hugepages_per_node"]]
 

@@ -111,8 +111,9 @@ def test_role_tasks_use_only_their_section_and_switches(role):
 
 def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
     """A plan with every option that adds kernel arguments on: each section that then has
-    kernel arguments is applied by exactly one kernel_cmdline task with its name as owner,
-    in the role the section names (the audit would otherwise report them drifted for ever)."""
+    kernel arguments is applied by exactly one kernel_cmdline task (or kernel_cmdline step of
+    a section_apply task) with its name as owner, in the role the section names (the audit
+    would otherwise report them drifted for ever)."""
     from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.planner import plan
     facts = {"cpu": {"vendor": "GenuineIntel", "flags": {"pdpe1gb": True}, "online": list(range(8)),
                      "core_groups": [[0, 4], [1, 5], [2, 6], [3, 7]]},
@@ -128,6 +129,8 @@ def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
         tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
         owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks
                   if "kvmops.hypervisor.kernel_cmdline" in task]
+        owners += [task["kvmops.hypervisor.section_apply"]["kernel_cmdline"].get("owner") for task in tasks
+                   if (task.get("kvmops.hypervisor.section_apply") or {}).get("kernel_cmdline")]
         # the plan role keeps applying its (now empty) iommu section: it takes the IOMMU
         # arguments back from the old owner iommu, now that sriov_vhost owns them
         expected = [name] if name in with_args or name == "iommu" else []
@@ -153,7 +156,7 @@ def test_choices_in_readme_match_spec(role):
 def test_plan_role_documents_every_policy_variable():
     """host_plan reads kvmops_plan_<option> for every policy option; the plan role's spec
     documents (and site.yml validates) each of them."""
-    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh"))
+    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh", "facts_for"))
     assert policy <= set(spec("plan"))
 
 
@@ -176,3 +179,23 @@ def test_bad_hugepages_inputs_fail_naming_the_variable(name, value):
     variables[name] = value
     result = ArgumentSpecValidator(spec("hugepages")).validate(variables, validate_role_argument_spec=True)
     assert result.error_messages and name in result.error_messages[0]
+
+
+@pytest.mark.parametrize("variables, expected", [
+    ({}, ["numa_pinning", "hugepages"]),                                    # tuned alone: no plan yet
+    ({"kvm_host_plan": {"housekeeping_cpus": [0]}}, ["numa_pinning", "hugepages"]),
+    ({"kvm_host_plan": {"numa_pinning": {"kernel_args": []}}}, ["hugepages"]),  # site.yml planned it
+])
+def test_tuned_plans_only_the_sections_the_plan_lacks(variables, expected):
+    """tuned's plan.yml includes another role's plan.yml only for a section the plan has not
+    (each include is a task per host on the controller); evaluated as Ansible does."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+    include = yaml.safe_load(load("tuned", "tasks", "plan.yml"))[0]
+    assert "ansible.builtin.include_role" in include
+    included = []
+    for item in ("numa_pinning", "hugepages"):
+        templar = Templar(loader=DataLoader(), variables=dict(variables, item=item))
+        if templar.evaluate_conditional(trust_as_template(include["when"])):
+            included.append(item)
+    assert included == expected

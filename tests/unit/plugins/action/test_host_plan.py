@@ -232,3 +232,70 @@ def test_numa_pinning_gathers_the_domains_and_refuses_a_domain_that_disagrees():
     with pytest.raises(AnsibleActionFail, match=r"^kvmops_plan_guests\[g2\]\.memory_mb: domain g2 has 131072 KiB"):
         action.run(task_vars=task_vars)
     assert calls == [["domains"]]
+
+
+def test_facts_for_gathers_every_named_sections_parts_once():
+    """site.yml's first task names every role's section: one kvm_host_facts run with the
+    union of the parts; each role's own call then finds them and gathers nothing."""
+    every = ["numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "sriov_vhost",
+             "seccomp_sandbox", "tuned"]
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.host import SUBSETS
+        calls.append(list(module_args["gather_subset"]))
+        return {"ansible_facts": {"kvm_host": dict((key, {}) for name, key in SUBSETS
+                                                   if name in module_args["gather_subset"])}}
+    hardware = dict((key, FACTS[key]) for key in ("cpu", "numa", "memory"))
+    action = make_action({"facts_for": every})
+    action._execute_module = execute_module
+    result = action.run(task_vars={"kvm_host": hardware})  # the fleet's host_vars hold the hardware part
+    assert calls == [["kernel", "nvme", "zfs", "libvirt", "daemons", "domains", "security", "qemu", "iommu", "sriov", "vhost",
+                      "tuned"]]
+    gathered = result["ansible_facts"]["kvm_host"]
+    assert gathered["cpu"] == FACTS["cpu"]  # the parts given win
+    from ansible_collections.kvmops.hypervisor.plugins.action.host_plan import missing_parts
+    for name in every:
+        assert missing_parts(gathered, {name: {}}) == [], name
+    # facts_for with every part there gathers nothing; a plan that has the section is reused
+    earlier = result["ansible_facts"]["kvm_host_plan"]
+    again = make_action({"facts_for": every, "sections": {"sysctl_net": {}}})
+    again._execute_module = MagicMock(side_effect=AssertionError("gathered"))
+    assert "kvm_host" not in again.run(task_vars={"kvm_host": gathered, "kvm_host_plan": earlier})["ansible_facts"]
+
+
+def test_facts_for_with_a_part_missing_does_not_reuse_the_earlier_plan_blindly():
+    earlier = make_action({"sections": {"numa_pinning": {}}}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["ansible_facts"]["kvm_host_plan"]
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(list(module_args["gather_subset"]))
+        return {"ansible_facts": {"kvm_host": {"tuned": {"installed": False}}}}
+    action = make_action({"facts_for": ["tuned"], "sections": {"numa_pinning": {}}})
+    action._execute_module = execute_module
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": earlier}})
+    assert calls == [["tuned"]]
+    assert result["ansible_facts"]["kvm_host"]["tuned"] == {"installed": False}
+
+
+def test_facts_for_unknown_section_fails_naming_it():
+    with pytest.raises(AnsibleActionFail, match=r"^facts_for: unknown section\(s\) 'numa'; choose from hugepages, "):
+        make_action({"facts_for": ["numa"]}).run(task_vars={"ansible_facts": {"kvm_host": FACTS}})
+
+
+def test_facts_for_alone_keeps_a_plan_passed_in():
+    """site.yml's first task only gathers: a plan passed in (inventory, extra vars) is used as
+    it is, as every role's call uses it, not recomputed from the facts."""
+    calls = []
+
+    def execute_module(module_name=None, module_args=None, task_vars=None):
+        calls.append(list(module_args["gather_subset"]))
+        return {"ansible_facts": {"kvm_host": {"tuned": {"installed": False}}}}
+    given = {"housekeeping_cpus": [99], "numa_pinning": {"kernel_args": []}}
+    action = make_action({"facts_for": ["tuned"]})
+    action._execute_module = execute_module
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": given})
+    assert calls == [["tuned"]]
+    assert result["ansible_facts"]["kvm_host_plan"] == given
+    assert result["ansible_facts"]["kvm_host"]["tuned"] == {"installed": False}

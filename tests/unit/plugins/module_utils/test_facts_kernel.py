@@ -55,7 +55,21 @@ def test_kernel_facts(tmp_path):
     assert kernel["config"]["CONFIG_NO_HZ_FULL"] == "n"
     assert kernel["config_source"] == "/boot/config-6.1.0-13-amd64"
     assert kernel["br_netfilter_loaded"] is None  # no /proc/modules in this tree: unknown
+    assert kernel["kernel_cmdline_owners"] == []
     assert reader.warnings == []
+
+
+def test_kernel_cmdline_owners_from_grub_drop_ins_and_records(tmp_path):
+    Tree(tmp_path).files({
+        "/proc/cmdline": "ro",
+        "/etc/default/grub.d/90-kvmops-hugepages.cfg": 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX hugepages=4"\n',
+        "/etc/default/grub.d/90-kvmops-iommu.cfg": "garbage, still an owner's file\n",
+        "/etc/default/grub.d/50-cloudimg.cfg": 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n',
+        "/etc/kvmops/kernel_cmdline/nvme_queues.args": "nvme.poll_queues=1\n",
+        "/etc/kvmops/kernel_cmdline/README": "not a record\n",
+    })
+    assert _facts_kernel.gather_kernel(Reader(str(tmp_path)))["kernel_cmdline_owners"] == [
+        "hugepages", "iommu", "nvme_queues"]
 
 
 BRIDGE_ONLY = "bridge 311296 0 - Live 0x0000000000000000\nstp 12288 1 bridge, Live 0x0000000000000000\n"

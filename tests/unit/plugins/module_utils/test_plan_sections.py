@@ -589,6 +589,18 @@ def test_iommu_arguments_by_vendor(vendor, passthrough, expected):
     assert section("iommu", {}, {"iommu": True}, host=facts(vendor=vendor))["kernel_args"] == []
 
 
+def test_iommu_take_back_only_where_the_host_holds_arguments_of_the_owner_iommu():
+    """The plan role's kernel_cmdline (owner iommu) runs only where there is something to take
+    back: decided from the facts, so a converged host runs no module for it."""
+    host = facts()
+    host["kernel"]["kernel_cmdline_owners"] = ["hugepages", "numa_pinning"]
+    assert section("iommu", {}, {}, host=host)["take_back"] is False
+    host["kernel"]["kernel_cmdline_owners"] = ["iommu", "numa_pinning"]
+    assert section("iommu", {}, {}, host=host)["take_back"] is True
+    del host["kernel"]["kernel_cmdline_owners"]  # facts of an older collection: cannot tell, so run it
+    assert section("iommu", {}, {}, host=host)["take_back"] is True
+
+
 def test_unknown_section_is_refused():
     with pytest.raises(PlanError, match="^sections: unknown section 'zfs'"):
         plan(facts(), {}, sections={"zfs": {}})

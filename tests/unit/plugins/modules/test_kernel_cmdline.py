@@ -14,6 +14,7 @@ import os
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import steps
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners import (
     grub_dropin_path,
     parse_grub_dropin,
@@ -140,7 +141,7 @@ def test_root_slash_runs_the_commands(monkeypatch, host):
         calls.append(argv)
         return (0, "", "") if argv[:2] == ["sh", "-n"] else (1, "", "recorded")
     monkeypatch.setattr(basic.AnsibleModule, "run_command", recorder)
-    monkeypatch.setattr(kernel_cmdline, "Reader", lambda root: real_reader(str(host)))
+    monkeypatch.setattr(steps, "Reader", lambda root: real_reader(str(host)))  # the module's step reads there
     outcome = run(monkeypatch, {"owner": "a", "args": ["x=1"]})
     assert outcome.failed and "recorded" in outcome.result["msg"]
     # first the shell check of GRUB's defaults (sh -n reads only), then the regeneration

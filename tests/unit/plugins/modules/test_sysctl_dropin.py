@@ -27,6 +27,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl imp
     SysctlError,
     proc_path,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply import steps
 from ansible_collections.kvmops.hypervisor.plugins.modules import sysctl_dropin as dropin_module
 from module_runner import run_module
 from sysfs_builder import write_file
@@ -380,7 +381,7 @@ def no_commands(monkeypatch):
 
     monkeypatch.setattr(dropin_module.AnsibleModule, "run_command", refuse)
     monkeypatch.setattr(dropin_module.AnsibleModule, "get_bin_path", refuse)
-    monkeypatch.setattr(dropin_module, "LiveHost", refuse)
+    monkeypatch.setattr(steps, "LiveHost", refuse)  # the module's host is built there
     return tried
 
 
