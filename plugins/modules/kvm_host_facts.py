@@ -165,7 +165,9 @@ ansible_facts:
               queues (hardware queues), io_queue_irqs, module_parameters (poll_queues,
               write_queues of the nvme driver), namespaces and irqs.
             - Namespaces (block devices nvmeXnY; hidden multipath paths nvmeXcYnZ skipped)
-              with name, size_sectors, queues, scheduler (the selected word), schedulers
+              with name, blk_mq (false - a bio-based queue without the blk-mq attributes, as
+              a native multipath head on Linux 6.10+; null - unknown), paths (a multipath
+              head's hidden paths), size_sectors, queues, scheduler (the selected word), schedulers
               (every choice), nr_requests, read_ahead_kb, rq_affinity, nomerges, iostats,
               io_poll, wwid, partitions and holders (mounted, dm, zfs, free).
             - Irqs (the /proc/interrupts lines nvmeXqY) with irq, queue (0 is the admin

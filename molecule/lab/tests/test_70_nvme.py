@@ -55,22 +55,49 @@ def test_rule_file_holds_the_planned_line(nvme):
     assert 'ATTR{queue/rq_affinity}="2"' in lines[0]
 
 
+BLK_MQ_ONLY = ("scheduler", "nr_requests", "rq_affinity")
+
+
+def blk_mq(nvme):
+    """False on Linux 6.10+ (Debian 13): the multipath head nvme0n1 is a bio-based queue
+    without the blk-mq files (block/blk-sysfs.c, blk_mq_queue_attr_visible)."""
+    return nvme.file(QUEUE + "scheduler").exists
+
+
 def test_scheduler_none_is_selected(nvme):
     # The lab's nvme0n1 is the multipath head of subsystem nvmesubsys0, a queue without
-    # I/O scheduler support: the kernel shows a bare "none" (block/elevator.c,
-    # elv_iosched_show), else the selected word is bracketed.
-    words = read(nvme, QUEUE + "scheduler").split()
+    # I/O scheduler support. Before 6.10 the kernel shows a bare "none" there (block/elevator.c,
+    # elv_iosched_show); from 6.10 the head has no scheduler file and the I/O goes through the
+    # hidden path queue nvme0c0n1, where a multi-queue device gets "none" from the kernel.
+    path = QUEUE + "scheduler"
+    if not blk_mq(nvme):
+        paths = nvme.check_output("ls /sys/block/nvme0n1/multipath").split()
+        assert paths, "a head without blk-mq files and without multipath/ paths"
+        path = "/sys/block/nvme0n1/multipath/%s/queue/scheduler" % paths[0]
+    words = read(nvme, path).split()
     assert "[none]" in words or words == ["none"], words
 
 
+def test_blk_mq_settings_planned_only_where_the_queue_has_them(nvme, lab_audit):
+    rows = [row for row in lab_audit["rows"] if "/sys/block/nvme0n1/queue/" in str(row.get("item"))]
+    planned = set(row["item"].rsplit("/", 1)[1] for row in rows)
+    assert "read_ahead_kb" in planned and "nomerges" in planned, planned
+    if blk_mq(nvme):
+        assert "rq_affinity" in planned, planned
+    else:
+        assert not planned & set(BLK_MQ_ONLY), planned
+
+
 def test_values_unchanged_after_a_change_event(nvme):
-    names = ("scheduler", "nr_requests", "read_ahead_kb", "rq_affinity", "nomerges", "iostats")
+    names = [name for name in ("scheduler", "nr_requests", "read_ahead_kb", "rq_affinity", "nomerges", "iostats")
+             if blk_mq(nvme) or name not in BLK_MQ_ONLY]
     before = dict((name, read(nvme, QUEUE + name)) for name in names)
     nvme.run_test("udevadm trigger --action=change --subsystem-match=block --sysname-match='nvme*n*'")
     nvme.run_test("udevadm settle --timeout=120")
     after = dict((name, read(nvme, QUEUE + name)) for name in names)
     assert after == before
-    assert read(nvme, QUEUE + "rq_affinity") == "2"
+    if blk_mq(nvme):
+        assert read(nvme, QUEUE + "rq_affinity") == "2"
     # the lab policy: read_ahead_kb 128 for all, nomerges 1 by the override for serial kvmopslab0
     assert read(nvme, QUEUE + "read_ahead_kb") == "128"
     assert read(nvme, QUEUE + "nomerges") == "1"

@@ -18,6 +18,11 @@ Sources:
 - holders: /proc/self/mounts (mounted, partitions included), ``holders/`` (dm-*: LVM,
   device mapper), the udev database /run/udev/data/b<major>:<minor> (``ID_FS_TYPE=zfs_member``:
   a ZFS vdev; ZFS registers no holder in sysfs);
+- blk-mq or bio-based: since Linux 6.10 a queue that is not blk-mq (the head of a native
+  multipath namespace) hides the blk-mq attributes ``scheduler``, ``nr_requests``,
+  ``rq_affinity`` (block/blk-sysfs.c, blk_mq_queue_attr_visible); ``blk_mq`` is false when
+  ``queue/`` is there without ``scheduler``, null when the kernel does not say (older kernels
+  show every attribute on every queue). The head's ``multipath/`` links name its paths;
 - interrupts: /proc/interrupts lines named ``nvmeXqY`` (Y=0 the admin queue), with
   /proc/irq/N/effective_affinity_list and smp_affinity_list
   (Documentation/core-api/irq/irq-affinity.rst). Whether an IRQ is kernel-managed is not
@@ -127,8 +132,16 @@ def _namespace(reader, name, mounts):
     wwid = reader.text(block + "/wwid")
     if wwid is None:
         wwid = reader.text(block + "/device/wwid")
+    if reader.exists(queue + "/scheduler"):
+        blk_mq = True
+    elif reader.exists(queue + "/read_ahead_kb"):
+        blk_mq = False
+    else:
+        blk_mq = None
     result = {
         "name": name,
+        "blk_mq": blk_mq,
+        "paths": sorted(reader.listdir(block + "/multipath"), key=_natural),
         "size_sectors": reader.integer(block + "/size"),
         "queues": len(hw_queues),
         "scheduler": reader.selected(queue + "/scheduler"),

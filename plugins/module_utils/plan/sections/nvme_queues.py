@@ -37,6 +37,14 @@ ROLE = "nvme_queues"
 # elevator's init sets q->nr_requests; "none" restores the tag set's queue depth).
 SETTINGS = ("scheduler", "nr_requests", "read_ahead_kb", "rq_affinity", "nomerges", "iostats")
 MATCH_KEYS = ("model", "serial", "wwid")
+# The blk-mq attributes: since Linux 6.10 a queue that is not blk-mq (the head nvmeSnZ of a
+# native multipath namespace, bio-based) has no such files (block/blk-sysfs.c,
+# blk_mq_queue_attr_visible); on older kernels the head shows them, and the scheduler and
+# rq_affinity written there change nothing (elv_iosched_store returns early for a queue
+# without elevator support, and bio-based I/O has no completion to steer). The hidden
+# per-path queues (nvmeXcYnZ) carry them, but they get no uevents (block/genhd.c keeps a
+# hidden disk's uevents suppressed), so no udev rule can persist a value there.
+BLK_MQ_ONLY = ("scheduler", "nr_requests", "rq_affinity")
 
 OPTIONS = dict(
     scheduler=dict(type="str", default="none"),
@@ -78,13 +86,16 @@ SOURCES = {
 }
 
 RULE_MATCH = 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ENV{DEVTYPE}=="disk"'
+RULE_MQ_TEST = 'TEST=="queue/scheduler"'
 OVERRIDE_MATCH = {"model": 'ATTRS{model}=="%s"', "serial": 'ATTRS{serial}=="%s"', "wwid": 'ATTR{wwid}=="%s"'}
 
 RULE_TEXT = """\
 Block queue settings of the NVMe namespaces, applied by udev at every add/change event
 of a whole disk (ENV{DEVTYPE}=="disk": partitions have no queue/ directory). Later lines
 win: the per-device lines (by model, serial or WWID, never by nvmeXnY) carry every
-setting again, the scheduler first, since switching it resets nr_requests.
+setting again, the scheduler first, since switching it resets nr_requests. The blk-mq
+settings (scheduler, nr_requests, rq_affinity) only where the queue has them
+(TEST=="queue/scheduler"; a native multipath head of Linux 6.10+ has not).
 Apply now: udevadm control --reload; udevadm trigger --action=change
 --subsystem-match=block --sysname-match='nvme*n*'. Sources:"""
 
@@ -169,10 +180,16 @@ def _matches(match, controller, namespace):
 
 
 def _rule(match_parts, settings):
-    assignments = ['ATTR{queue/%s}="%s"' % (key, settings[key]) for key in SETTINGS if settings.get(key) is not None]
-    if not assignments:
-        return None
-    return ", ".join([RULE_MATCH] + match_parts + assignments) + "\n"
+    """Two lines at most: the blk-mq settings (scheduler first) only where the queue has a
+    scheduler file (TEST: udev would log "Failed to write ATTR" on a multipath head of Linux
+    6.10+), then the others, which every queue has."""
+    lines = []
+    for keys, guard in ((BLK_MQ_ONLY, [RULE_MQ_TEST]), ([key for key in SETTINGS if key not in BLK_MQ_ONLY], [])):
+        assignments = ['ATTR{queue/%s}="%s"' % (key, settings[key]) for key in SETTINGS
+                       if key in keys and settings.get(key) is not None]
+        if assignments:
+            lines.append(", ".join([RULE_MATCH] + guard + match_parts + assignments) + "\n")
+    return "".join(lines) or None
 
 
 def _rule_text(base, overrides):
@@ -288,6 +305,15 @@ def build(context, options):
                     used[index] = True
                     applied.append(index)
                     settings.update(own)
+            note = None
+            if namespace.get("blk_mq") is False:
+                skipped = [key for key in BLK_MQ_ONLY if settings.get(key) is not None]
+                for key in BLK_MQ_ONLY:
+                    settings[key] = None
+                if skipped:
+                    note = ("bio-based queue (native multipath head; its paths %s): no %s on this kernel, "
+                            "left to the kernel (none, no elevator) on the hidden path queues"
+                            % (", ".join(namespace.get("paths") or []) or "unknown", ", ".join(skipped)))
             choices = namespace.get("schedulers") or []
             wanted = settings.get("scheduler")
             if wanted is not None and choices and wanted not in choices:
@@ -295,10 +321,10 @@ def build(context, options):
                 raise PlanError(variable, "%s (%s) does not offer the scheduler %r; it offers %s"
                                 % (name, ctrl.get("model") or ctrl.get("name"), wanted, ", ".join(choices)))
             holders = namespace.get("holders") or {}
-            note = None
             if holders.get("zfs"):
-                note = ("ZFS vdev: the scheduler is not ZFS's business (zfs_vdev_scheduler is a no-op), "
-                        "keep none")
+                zfs_note = ("ZFS vdev: the scheduler is not ZFS's business (zfs_vdev_scheduler is a no-op), "
+                            "keep none")
+                note = "%s; %s" % (note, zfs_note) if note else zfs_note
                 if wanted not in (None, "none"):
                     context.warnings.append("nvme_queues: %s is a ZFS vdev; scheduler %s brings nothing to ZFS, "
                                             "which queues its own I/O: keep none" % (name, wanted))

@@ -37,7 +37,7 @@ def test_nvme_controller_with_four_queues(tmp_path):
     assert first["model"] == "KVMOPS NVMe" and first["transport"] == "pcie"
     assert [ns["name"] for ns in first["namespaces"]] == ["nvme0n1", "nvme0n2"]
     assert first["namespaces"][0] == {
-        "name": "nvme0n1", "size_sectors": 1953525168, "queues": 4, "scheduler": "none",
+        "name": "nvme0n1", "blk_mq": True, "paths": [], "size_sectors": 1953525168, "queues": 4, "scheduler": "none",
         "schedulers": ["none", "mq-deadline", "kyber"], "nr_requests": 1023, "io_poll": True,
         "read_ahead_kb": 128, "rq_affinity": None, "nomerges": None, "iostats": None,
         "wwid": None, "partitions": [],
@@ -89,6 +89,33 @@ def test_hidden_multipath_paths_are_skipped_and_the_head_is_the_namespace(tmp_pa
     namespaces = _facts_nvme.gather_nvme(Reader(str(tmp_path)))[0]["namespaces"]
     assert [ns["name"] for ns in namespaces] == ["nvme0n1"]
     assert namespaces[0]["schedulers"] == ["none", "mq-deadline"] and namespaces[0]["nr_requests"] == 1023
+
+
+def test_multipath_head_of_linux_6_10_is_bio_based_and_names_its_paths(tmp_path):
+    # Debian 13's 6.12 on the lab: the head's queue/ has read_ahead_kb, nomerges, iostats but
+    # no scheduler, nr_requests, rq_affinity (blk_mq_queue_attr_visible); multipath/ links
+    # its paths
+    tree = Tree(tmp_path)
+    ctrl = tree.nvme("nvme0", namespaces=0)
+    tree.write(ctrl + "/nvme0c0n1/queue/scheduler", "[none] mq-deadline")
+    head = "/sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1"
+    tree.files({head + "/queue/read_ahead_kb": "128", head + "/queue/nomerges": "0", head + "/queue/iostats": "1"})
+    tree.symlink(head + "/multipath/nvme0c0n1", ctrl + "/nvme0c0n1")
+    tree.symlink("/sys/block/nvme0n1", head)
+    tree.symlink("/sys/class/nvme-subsystem/nvme-subsys0", "/sys/devices/virtual/nvme-subsystem/nvme-subsys0")
+    tree.symlink("/sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0", ctrl)
+    namespace = _facts_nvme.gather_nvme(Reader(str(tmp_path)))[0]["namespaces"][0]
+    assert namespace["blk_mq"] is False and namespace["paths"] == ["nvme0c0n1"]
+    assert namespace["scheduler"] is None and namespace["schedulers"] == [] and namespace["rq_affinity"] is None
+
+
+def test_blk_mq_queue_and_unknown_queue(tmp_path):
+    tree = Tree(tmp_path)
+    ctrl = tree.nvme("nvme0", namespaces=2)
+    tree.remove(ctrl + "/nvme0n2/queue")  # no queue/ at all: the kernel does not say
+    namespaces = _facts_nvme.gather_nvme(Reader(str(tmp_path)))[0]["namespaces"]
+    assert namespaces[0]["blk_mq"] is True and namespaces[0]["paths"] == []
+    assert namespaces[1]["blk_mq"] is None
 
 
 def test_holders_mounted_partition_lvm_and_zfs(tmp_path):

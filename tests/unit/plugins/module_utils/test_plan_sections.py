@@ -610,6 +610,7 @@ def test_unknown_section_is_refused():
 
 RULES = "/etc/udev/rules.d/90-kvmops-nvme.rules"
 MATCH = 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ENV{DEVTYPE}=="disk"'
+MQ = MATCH + ', TEST=="queue/scheduler"'  # the blk-mq settings' line: only where the queue has them
 Q = "/sys/block/nvme0n1/queue/"
 
 
@@ -641,7 +642,7 @@ def nvme(options=None, policy=None, host=None):
 
 def test_nvme_default_rule_sets_the_scheduler_none_and_rq_affinity_2_when_partitioned():
     result = nvme()
-    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
+    assert body(result["files"][RULES]) == [MQ + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
     assert result["sysfs"] == {Q + "scheduler": "none", Q + "rq_affinity": "2"}
     assert result["sysfs_steps"] == {"scheduler": {Q + "scheduler": "none"}, "queue": {Q + "rq_affinity": "2"}}
     assert result["kernel_args"] == [] and result["boot_sysfs"] == {}
@@ -649,7 +650,7 @@ def test_nvme_default_rule_sets_the_scheduler_none_and_rq_affinity_2_when_partit
 
 def test_nvme_rq_affinity_auto_leaves_it_without_partitioning():
     result = nvme(policy={})
-    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none"']
+    assert body(result["files"][RULES]) == [MQ + ', ATTR{queue/scheduler}="none"']
     assert result["sysfs"] == {Q + "scheduler": "none"}
 
 
@@ -663,8 +664,8 @@ def test_nvme_every_setting_in_write_order_scheduler_first():
     result = nvme({"scheduler": "mq-deadline", "nr_requests": 256, "read_ahead_kb": 512, "rq_affinity": "1",
                    "nomerges": 2, "iostats": False, "udev_rule_path": "/etc/udev/rules.d/61-nvme.rules"})
     assert body(result["files"]["/etc/udev/rules.d/61-nvme.rules"]) == [
-        MATCH + ', ATTR{queue/scheduler}="mq-deadline", ATTR{queue/nr_requests}="256", ATTR{queue/read_ahead_kb}="512", '
-        'ATTR{queue/rq_affinity}="1", ATTR{queue/nomerges}="2", ATTR{queue/iostats}="0"']
+        MQ + ', ATTR{queue/scheduler}="mq-deadline", ATTR{queue/nr_requests}="256", ATTR{queue/rq_affinity}="1"',
+        MATCH + ', ATTR{queue/read_ahead_kb}="512", ATTR{queue/nomerges}="2", ATTR{queue/iostats}="0"']
     assert result["sysfs_steps"]["scheduler"] == {Q + "scheduler": "mq-deadline"}
     assert result["sysfs_steps"]["queue"] == {Q + "nr_requests": "256", Q + "read_ahead_kb": "512",
                                               Q + "rq_affinity": "1", Q + "nomerges": "2", Q + "iostats": "0"}
@@ -680,18 +681,20 @@ def test_nvme_rule_file_names_the_source_of_each_setting_it_sets():
 def test_nvme_override_by_serial_carries_every_setting_again():
     result = nvme({"read_ahead_kb": 128, "overrides": [{"serial": "kvmopslab0", "scheduler": "kyber"}]})
     assert body(result["files"][RULES]) == [
-        MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/read_ahead_kb}="128", ATTR{queue/rq_affinity}="2"',
-        MATCH + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/scheduler}="kyber", ATTR{queue/read_ahead_kb}="128", '
-        'ATTR{queue/rq_affinity}="2"']
+        MQ + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTR{queue/read_ahead_kb}="128"',
+        MQ + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/scheduler}="kyber", ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/read_ahead_kb}="128"']
     assert result["sysfs"][Q + "scheduler"] == "kyber"
     assert result["namespaces"][0]["overrides"] == [0]
 
 
 def test_nvme_override_by_model_and_wwid_matches_on_both():
     result = nvme({"overrides": [{"model": "QEMU NVMe Ctrl", "wwid": "eui.0001", "nomerges": 1}]})
-    assert body(result["files"][RULES])[1] == (
-        MATCH + ', ATTRS{model}=="QEMU NVMe Ctrl", ATTR{wwid}=="eui.0001", ATTR{queue/scheduler}="none", '
-        'ATTR{queue/rq_affinity}="2", ATTR{queue/nomerges}="1"')
+    assert body(result["files"][RULES])[1:] == [
+        MQ + ', ATTRS{model}=="QEMU NVMe Ctrl", ATTR{wwid}=="eui.0001", ATTR{queue/scheduler}="none", '
+        'ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTRS{model}=="QEMU NVMe Ctrl", ATTR{wwid}=="eui.0001", ATTR{queue/nomerges}="1"']
     assert result["sysfs"][Q + "nomerges"] == "1"
 
 
@@ -732,8 +735,34 @@ def test_nvme_four_and_4096_requests_are_accepted():
 
 def test_nvme_without_controllers_only_the_rule_file():
     result = nvme(host=nvme_facts(controllers=[]))
-    assert body(result["files"][RULES]) == [MATCH + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
+    assert body(result["files"][RULES]) == [MQ + ', ATTR{queue/scheduler}="none", ATTR{queue/rq_affinity}="2"']
     assert result["sysfs"] == {} and result["irqs"] == [] and result["namespaces"] == []
+
+
+def test_nvme_multipath_head_without_blk_mq_attributes_gets_only_the_common_ones():
+    # Linux 6.10+: the head nvme0n1 of a native multipath namespace is bio-based and has no
+    # scheduler, nr_requests or rq_affinity file (the Debian 13 lab); writing them failed
+    controllers = nvme_facts()["nvme"]
+    head = nvme_namespace(schedulers=())
+    head.update(blk_mq=False, paths=["nvme0c0n1"], scheduler=None, nr_requests=None, rq_affinity=None)
+    controllers[0]["namespaces"] = [head]
+    result = nvme({"read_ahead_kb": 128, "nr_requests": 64, "overrides": [{"serial": "kvmopslab0", "nomerges": 1}]},
+                  host=nvme_facts(controllers=controllers))
+    assert result["sysfs"] == {Q + "read_ahead_kb": "128", Q + "nomerges": "1"}
+    assert result["sysfs_steps"]["scheduler"] == {}
+    ns = result["namespaces"][0]
+    assert ns["settings"] == {"read_ahead_kb": "128", "nomerges": "1"}
+    assert "nvme0c0n1" in ns["note"] and "scheduler, nr_requests, rq_affinity" in ns["note"]
+    # the rule keeps the blk-mq line for queues that have the files (TEST), so no write fails
+    assert all(line.startswith(MQ) for line in body(result["files"][RULES]) if "queue/scheduler" in line)
+
+
+def test_nvme_blk_mq_unknown_plans_every_setting_as_before():
+    controllers = nvme_facts()["nvme"]
+    namespace = nvme_namespace()
+    namespace["blk_mq"] = None  # facts of an older collection, or a kernel that shows every file
+    controllers[0]["namespaces"] = [namespace]
+    assert nvme(host=nvme_facts(controllers=controllers))["sysfs"] == {Q + "scheduler": "none", Q + "rq_affinity": "2"}
 
 
 def test_nvme_zfs_vdev_keeps_none_and_says_why():
