@@ -71,9 +71,10 @@ def test_scheduler_none_is_selected(nvme):
     # hidden path queue nvme0c0n1, where a multi-queue device gets "none" from the kernel.
     path = QUEUE + "scheduler"
     if not blk_mq(nvme):
-        paths = nvme.check_output("ls /sys/block/nvme0n1/multipath").split()
-        assert paths, "a head without blk-mq files and without multipath/ paths"
-        path = "/sys/block/nvme0n1/multipath/%s/queue/scheduler" % paths[0]
+        paths = [name for name in nvme.check_output("ls /sys/block").split()
+                 if name.startswith("nvme0c") and name.endswith("n1")]
+        assert paths, "a head without blk-mq files and without a path disk nvme0cXn1"
+        path = "/sys/block/%s/queue/scheduler" % paths[0]
     words = read(nvme, path).split()
     assert "[none]" in words or words == ["none"], words
 

@@ -22,7 +22,9 @@ Sources:
   multipath namespace) hides the blk-mq attributes ``scheduler``, ``nr_requests``,
   ``rq_affinity`` (block/blk-sysfs.c, blk_mq_queue_attr_visible); ``blk_mq`` is false when
   ``queue/`` is there without ``scheduler``, null when the kernel does not say (older kernels
-  show every attribute on every queue). The head's ``multipath/`` links name its paths;
+  show every attribute on every queue). A head nvmeSnZ's paths are the hidden disks
+  nvmeScXnZ in /sys/block (drivers/nvme/host/multipath.c names them so; Linux 6.12 gives
+  the head no ``multipath/`` or ``slaves/`` links to them);
 - interrupts: /proc/interrupts lines named ``nvmeXqY`` (Y=0 the admin queue), with
   /proc/irq/N/effective_affinity_list and smp_affinity_list
   (Documentation/core-api/irq/irq-affinity.rst). Whether an IRQ is kernel-managed is not
@@ -123,6 +125,13 @@ def _holders(reader, name, partitions, mounts):
     }
 
 
+def _paths(reader, name):
+    """The hidden per-path disks nvmeScXnZ of the head nvmeSnZ (native multipath), from /sys/block."""
+    subsys, nsid = name[len("nvme"):].split("n", 1)
+    pattern = re.compile(r"^nvme%sc\d+n%s$" % (subsys, nsid))
+    return sorted((entry for entry in reader.listdir(SYS_BLOCK) if pattern.match(entry)), key=_natural)
+
+
 def _namespace(reader, name, mounts):
     block = "%s/%s" % (SYS_BLOCK, name)
     queue = block + "/queue"
@@ -141,7 +150,7 @@ def _namespace(reader, name, mounts):
     result = {
         "name": name,
         "blk_mq": blk_mq,
-        "paths": sorted(reader.listdir(block + "/multipath"), key=_natural),
+        "paths": _paths(reader, name),
         "size_sectors": reader.integer(block + "/size"),
         "queues": len(hw_queues),
         "scheduler": reader.selected(queue + "/scheduler"),

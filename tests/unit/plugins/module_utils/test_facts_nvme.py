@@ -93,14 +93,16 @@ def test_hidden_multipath_paths_are_skipped_and_the_head_is_the_namespace(tmp_pa
 
 def test_multipath_head_of_linux_6_10_is_bio_based_and_names_its_paths(tmp_path):
     # Debian 13's 6.12 on the lab: the head's queue/ has read_ahead_kb, nomerges, iostats but
-    # no scheduler, nr_requests, rq_affinity (blk_mq_queue_attr_visible); multipath/ links
-    # its paths
+    # no scheduler, nr_requests, rq_affinity (blk_mq_queue_attr_visible); its path is the
+    # hidden disk nvme0c0n1 in /sys/block (nvme1c0n1 is another subsystem's, nvme0c0n2
+    # another namespace's)
     tree = Tree(tmp_path)
     ctrl = tree.nvme("nvme0", namespaces=0)
     tree.write(ctrl + "/nvme0c0n1/queue/scheduler", "[none] mq-deadline")
     head = "/sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1"
     tree.files({head + "/queue/read_ahead_kb": "128", head + "/queue/nomerges": "0", head + "/queue/iostats": "1"})
-    tree.symlink(head + "/multipath/nvme0c0n1", ctrl + "/nvme0c0n1")
+    for other in ("nvme0c0n1", "nvme1c0n1", "nvme0c0n2"):
+        tree.symlink("/sys/block/" + other, ctrl + "/nvme0c0n1")
     tree.symlink("/sys/block/nvme0n1", head)
     tree.symlink("/sys/class/nvme-subsystem/nvme-subsys0", "/sys/devices/virtual/nvme-subsystem/nvme-subsys0")
     tree.symlink("/sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0", ctrl)
