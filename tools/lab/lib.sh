@@ -84,7 +84,7 @@ stale_caches() {
 prune_stale() {
     local path
     for path in "$@"; do
-        if find /proc/[0-9]*/fd -lname "$path*" -print -quit 2>/dev/null | grep -q .; then
+        if find /proc/[0-9]*/fd \( -lname "$path" -o -lname "$path/*" \) -print -quit 2>/dev/null | grep -q .; then
             log "keeping $path: a running process has it open"
             continue
         fi

@@ -307,6 +307,7 @@ def build(context, options):
                     settings.update(own)
             note = None
             if namespace.get("blk_mq") is False:
+                wanted_before = dict(settings)
                 skipped = [key for key in BLK_MQ_ONLY if settings.get(key) is not None]
                 for key in BLK_MQ_ONLY:
                     settings[key] = None
@@ -314,6 +315,16 @@ def build(context, options):
                     note = ("bio-based queue (native multipath head; its paths %s): no %s on this kernel, "
                             "left to the kernel (none, no elevator) on the hidden path queues"
                             % (", ".join(namespace.get("paths") or []) or "unknown", ", ".join(skipped)))
+                # what an operator chose (not the defaults none and rq_affinity auto) is said aloud
+                chosen = [key for key in skipped
+                          if not (key == "scheduler" and wanted_before.get(key) == "none")
+                          and not (key == "rq_affinity" and options["rq_affinity"] == "auto"
+                                   and not any("rq_affinity" in overrides[i][1] for i in applied))]
+                if chosen:
+                    context.warnings.append(
+                        "nvme_queues: %s is a bio-based queue (native multipath head) without %s on this "
+                        "kernel; %s not applied" % (name, ", ".join(chosen), ", ".join(
+                            "%s=%s" % (key, wanted_before[key]) for key in chosen)))
             choices = namespace.get("schedulers") or []
             wanted = settings.get("scheduler")
             if wanted is not None and choices and wanted not in choices:

@@ -754,7 +754,20 @@ def test_nvme_multipath_head_without_blk_mq_attributes_gets_only_the_common_ones
     assert ns["settings"] == {"read_ahead_kb": "128", "nomerges": "1"}
     assert "nvme0c0n1" in ns["note"] and "scheduler, nr_requests, rq_affinity" in ns["note"]
     # the rule keeps the blk-mq line for queues that have the files (TEST), so no write fails
-    assert all(line.startswith(MQ) for line in body(result["files"][RULES]) if "queue/scheduler" in line)
+    assert body(result["files"][RULES]) == [
+        MQ + ', ATTR{queue/scheduler}="none", ATTR{queue/nr_requests}="64", ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTR{queue/read_ahead_kb}="128"',
+        MQ + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/scheduler}="none", ATTR{queue/nr_requests}="64", '
+        'ATTR{queue/rq_affinity}="2"',
+        MATCH + ', ATTRS{serial}=="kvmopslab0", ATTR{queue/read_ahead_kb}="128", ATTR{queue/nomerges}="1"']
+    # nr_requests was asked for and cannot be applied: said aloud; the defaults are not
+    full = plan(nvme_facts(controllers=controllers), PARTITIONED,
+                sections={"nvme_queues": {"nr_requests": 64}})
+    warned = [w for w in full["warnings"] if "bio-based queue" in w]
+    assert warned == ["nvme_queues: nvme0n1 is a bio-based queue (native multipath head) without nr_requests "
+                      "on this kernel; nr_requests=64 not applied"]
+    quiet = plan(nvme_facts(controllers=controllers), PARTITIONED, sections={"nvme_queues": {}})
+    assert not [w for w in quiet["warnings"] if "bio-based queue" in w]
 
 
 def test_nvme_blk_mq_unknown_plans_every_setting_as_before():
