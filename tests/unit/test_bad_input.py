@@ -303,6 +303,8 @@ CASES = [
     role("seccomp_sandbox", "qemu_conf_settings", {"no_such_key": 1}, "not a qemu.conf setting (libvirt src/qemu/qemu.conf.in knows"),
     role("seccomp_sandbox", "qemu_conf_settings", {"vnc_listen": 5}, "vnc_listen: must be a string", bad="vnc_listen: 5 (a number)"),
     role("seccomp_sandbox", "remember_owner", "sometimes", "must be auto or false or true"),
+    role("seccomp_sandbox", "apparmor_numa_rule", "sometimes", "must be auto or false or true"),
+    role("seccomp_sandbox", "apparmor_numa_rule", True, "does not exist (is libvirt-daemon-system installed?)"),
     role("zfs_storage", "datasets", [{"name": "tank/vm", "type": "filesystem", "properties": {"sync": "async"}}],
          "use standard, always or disabled", bad="sync: async"),
     role("zfs_storage", "datasets", [{"name": "tank/disk0", "type": "volume"}],

@@ -8,7 +8,8 @@ hypervisor hardening sysctls (files only, no commands).
 Sources: /sys/kernel/security/lsm (the active LSMs, Documentation/admin-guide/LSM/index.rst),
 /sys/module/apparmor/parameters/enabled and /sys/kernel/security/apparmor (AppArmor built
 in and active, Documentation/admin-guide/LSM/apparmor.rst), /sys/fs/selinux/enforce
-(selinuxfs), /proc/sys/kernel/yama (Yama, Documentation/admin-guide/LSM/Yama.rst),
+(selinuxfs), libvirt's AppArmor abstraction for QEMU and its local files (apparmor_rules.py),
+/proc/sys/kernel/yama (Yama, Documentation/admin-guide/LSM/Yama.rst),
 /sys/kernel/kexec_crash_loaded and kexec_crash_size (Documentation/ABI/testing/sysfs-kernel-kexec-kdump),
 the kdump configuration files of Debian (kdump-tools) and RHEL (kdump), /proc/self/mounts.
 """
@@ -16,6 +17,8 @@ the kdump configuration files of Debian (kdump-tools) and RHEL (kdump), /proc/se
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.apparmor_rules import libvirt_qemu_abstraction
 
 # The keys the seccomp_sandbox section writes or refuses to write (its HARDENING table, the
 # "not" list); their running values are read here for the plan and the audit.
@@ -38,6 +41,8 @@ VIRT_AA_HELPERS = ("/usr/lib/libvirt/virt-aa-helper", "/usr/libexec/virt-aa-help
 APPARMOR_PROFILES = "/sys/kernel/security/apparmor/profiles"
 LIBVIRT_DAEMON_PROFILES = ("libvirtd", "/usr/sbin/libvirtd", "virtqemud", "/usr/sbin/virtqemud")
 APPARMOR_TEMPLATES = ("/etc/apparmor.d/libvirt/TEMPLATE.qemu",)
+# The first line of the local abstraction file when the seccomp_sandbox role wrote it.
+APPARMOR_LOCAL_MARKER = "kvmops.hypervisor.seccomp_sandbox"
 
 
 def libvirt_apparmor_profiles(text):
@@ -123,7 +128,8 @@ def gather_security(reader):
     return {
         "lsm": lsm,
         "apparmor": {"enabled": apparmor_enabled, "active": apparmor_active,
-                     "libvirt_profiles": daemon_profiles, "libvirt_template": template},
+                     "libvirt_profiles": daemon_profiles, "libvirt_template": template,
+                     "libvirt_qemu_abstraction": libvirt_qemu_abstraction(reader, APPARMOR_LOCAL_MARKER)},
         "selinux": {"enabled": selinux_enabled, "enforcing": None if enforce is None else enforce == 1},
         "yama": reader.isdir("/proc/sys/kernel/yama"),
         "libvirt_security_drivers": drivers,

@@ -36,7 +36,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl imp
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan import qemu_conf as qc
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import PlanError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sandbox import SANDBOX_ON, config_applied, judge
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import managed_header, section
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.apparmor_rules import NODE_CPUMAP_RULE as NUMA_RULE
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections.common import (
+    comment,
+    managed_header,
+    section,
+)
 
 ROLE = "seccomp_sandbox"
 
@@ -61,6 +66,7 @@ OPTIONS = dict(
     kexec_load_disabled=dict(type="raw", default="auto"),
     postcopy_migration=dict(type="bool", default=True),
     validate_expected=dict(type="list", elements="str", default=[]),
+    apparmor_numa_rule=dict(type="raw", default="auto"),
 )
 
 
@@ -390,6 +396,73 @@ def _hardening(options, facts, warnings):
     return values, sources, origins, kexec_reason
 
 
+NUMA_RULE_TEXT = """\
+Site additions to libvirt's AppArmor abstraction for QEMU (abstractions/libvirt-qemu
+includes this file; each guest's profile is built from it when the guest starts).
+
+QEMU 7.2 and later read the NUMA nodes' cpumap files (libnuma) for the preallocation
+thread context of a guest bound to a node (numatune, huge pages). libvirt's own abstraction
+allows it since its upstream rule "Access to libnuma" (src/security/apparmor/libvirt-qemu);
+the one installed here does not (Debian 12, libvirt 9.0), and such a guest does not start:
+apparmor="DENIED" name="/sys/devices/system/node/nodeN/cpumap". Needed until libvirt's
+abstraction has the rule; then this file is given back empty."""
+
+
+def _apparmor_local(options, security, driver, warnings):
+    """({path: text} for the files step, note): the local abstraction file with the NUMA
+    cpumap rule while libvirt's abstraction lacks it and guests are confined by AppArmor;
+    given back empty (as the package creates it) when kvmops wrote it and it is no longer
+    needed; never a file an administrator wrote."""
+    variable = _var("apparmor_numa_rule")
+    choice = _choice(options["apparmor_numa_rule"], variable, _BOOL_WORDS)
+    apparmor = (security or {}).get("apparmor") if isinstance(security, dict) else None
+    abstraction = (apparmor or {}).get("libvirt_qemu_abstraction") if isinstance(apparmor, dict) else None
+    if not isinstance(abstraction, dict):
+        if choice is True:
+            raise PlanError(variable, "true, but kvm_host.security does not say what libvirt's AppArmor "
+                                      "abstraction allows (facts of this collection are needed)")
+        return {}, "unknown: no kvm_host.security.apparmor.libvirt_qemu_abstraction"
+    local = abstraction.get("local") if isinstance(abstraction.get("local"), dict) else {}
+    path = local.get("path")
+    ours = bool(local.get("kvmops"))
+    if choice is False:
+        wanted, why = False, "%s: false" % variable
+    elif abstraction.get("node_cpumap") is not False:
+        wanted = False
+        why = ("libvirt's abstraction allows it" if abstraction.get("node_cpumap")
+               else "no libvirt AppArmor abstraction for QEMU here")
+        if choice is True and abstraction.get("node_cpumap") is None:
+            raise PlanError(variable, "true, but %s does not exist (is libvirt-daemon-system installed?)"
+                            % abstraction.get("path"))
+    elif choice == "auto" and driver != "apparmor":
+        wanted, why = False, "auto: guests are not confined by AppArmor (security_driver %s)" % (driver or "none")
+    else:
+        wanted, why = True, "libvirt's abstraction lacks it"
+    if not wanted:
+        if ours:
+            return {path: ""}, "not needed (%s): %s given back empty" % (why, path)
+        return {}, "not needed (%s)" % why
+    if local.get("node_cpumap") and not ours:
+        return {}, "%s already has it (the administrator's)" % path
+    if not local.get("included"):
+        message = ("%s: libvirt's abstraction %s lacks the NUMA cpumap rule and includes no %s: add "
+                   "'%s' to it, or a guest bound to a NUMA node does not start"
+                   % (variable, abstraction.get("path"), path, NUMA_RULE))
+        if choice is True:
+            raise PlanError(variable, message.split(": ", 1)[1])
+        warnings.append(message)
+        return {}, "missing, not written (no local include)"
+    if local.get("exists") and not (ours or local.get("blank")):
+        message = ("%s: %s has rules of its own and lacks the NUMA cpumap rule: add '%s' to it, or a "
+                   "guest bound to a NUMA node does not start" % (variable, path, NUMA_RULE))
+        if choice is True:
+            raise PlanError(variable, message.split(": ", 1)[1])
+        warnings.append(message)
+        return {}, "missing, not written (the file is the administrator's)"
+    text = comment(managed_header(ROLE, NUMA_RULE_TEXT)) + NUMA_RULE + "\n"
+    return {path: text}, "written to %s: %s" % (path, why)
+
+
 def _breaker_warnings(processes, seccomp, optouts, warnings):
     for proc in processes:
         name = proc.get("name") or "pid %s" % proc.get("pid")
@@ -415,6 +488,7 @@ def build(context, options):
         rendered[key] = value if value is None or value is False else qc.render_line(key, value)
     _existing_conf(facts.get("libvirt"), lines, warnings)
     values, sources, origins, kexec_reason = _hardening(options, facts, warnings)
+    apparmor_files, apparmor_note = _apparmor_local(options, facts.get("security"), driver, warnings)
 
     planned = dict((key, qc.normalise(value)) for key, value in lines.items()
                    if value is not None and value is not False)
@@ -443,6 +517,8 @@ def build(context, options):
                                for key in planned),
         expect=expect,
         kexec=kexec_reason,
+        files=apparmor_files,
+        apparmor_numa_rule=apparmor_note,
         domains=domains,
         host_validate={
             "tcg": not (flags.get("vmx") or flags.get("svm")) or kvm.get("loaded") is False,

@@ -41,7 +41,14 @@ def test_debian_with_apparmor(tmp_path):
     facts, warnings = gather(tmp_path, DEBIAN)
     assert facts["lsm"] == ["lockdown", "capability", "landlock", "yama", "apparmor"]
     assert facts["apparmor"] == {"enabled": True, "active": True, "libvirt_profiles": {"libvirtd": "enforce"},
-                                 "libvirt_template": True}
+                                 "libvirt_template": True,
+                                 # no abstraction file in this tree (test_apparmor_rules.py has them)
+                                 "libvirt_qemu_abstraction": {
+                                     "path": "/etc/apparmor.d/abstractions/libvirt-qemu", "exists": False,
+                                     "node_cpumap": None,
+                                     "local": {"path": "/etc/apparmor.d/local/abstractions/libvirt-qemu",
+                                               "included": False, "exists": False, "blank": False,
+                                               "kvmops": False, "node_cpumap": False}}}
     assert facts["selinux"] == {"enabled": False, "enforcing": None}
     assert facts["yama"] is True
     assert facts["libvirt_security_drivers"] == ["apparmor"]

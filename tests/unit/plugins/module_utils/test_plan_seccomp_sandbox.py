@@ -181,6 +181,8 @@ def test_require_confined_is_opt_in():
      "post-copy"),
     ({"sysctl_overrides": {"kernel.sysrq": 1.5}}, None, "seccomp_sandbox_sysctl_overrides", "integer"),
     ({"kexec_load_disabled": "sometimes"}, None, "seccomp_sandbox_kexec_load_disabled", "auto"),
+    ({"apparmor_numa_rule": "maybe"}, None, "seccomp_sandbox_apparmor_numa_rule", "auto"),
+    ({"apparmor_numa_rule": True}, None, "seccomp_sandbox_apparmor_numa_rule", "does not say"),
 ])
 def test_bad_input_refused_naming_the_variable(options, facts, variable, words):
     with pytest.raises(PlanError) as caught:
@@ -306,3 +308,82 @@ def test_host_validate_expectations_follow_the_facts():
     section, _warnings = build()
     assert section["host_validate"]["tcg"] is True  # make_facts has no vmx/svm flag
     assert section["host_validate"]["expected"] == []
+
+
+# ------------------------------------------- the AppArmor NUMA cpumap rule (Debian 12)
+
+LOCAL = "/etc/apparmor.d/local/abstractions/libvirt-qemu"
+
+
+def abstraction(node_cpumap=False, included=True, exists=True, blank=True, kvmops=False, local_rule=False):
+    """kvm_host.security.apparmor.libvirt_qemu_abstraction; the default is Debian 12's
+    libvirt 9.0 package: no rule, the local file included and empty."""
+    return {"path": "/etc/apparmor.d/abstractions/libvirt-qemu", "exists": node_cpumap is not None,
+            "node_cpumap": node_cpumap,
+            "local": {"path": LOCAL, "included": included, "exists": exists, "blank": blank, "kvmops": kvmops,
+                      "node_cpumap": local_rule}}
+
+
+def with_abstraction(facts=None, **kwargs):
+    facts = facts or host()
+    facts["security"]["apparmor"]["libvirt_qemu_abstraction"] = abstraction(**kwargs)
+    return facts
+
+
+def test_numa_rule_written_where_libvirts_abstraction_lacks_it():
+    section, warnings = build(facts=with_abstraction())
+    text = section["files"][LOCAL]
+    assert text.startswith("# Managed by Ansible (kvmops.hypervisor.seccomp_sandbox)")
+    rules = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert rules == ["/sys/devices/system/node/*/cpumap r,"]
+    assert section["apparmor_numa_rule"].startswith("written to %s" % LOCAL)
+    assert not [w for w in warnings if "apparmor_numa_rule" in w]
+    # the next run sees its own file: the same text, nothing else
+    again, _ = build(facts=with_abstraction(blank=False, kvmops=True, local_rule=True))
+    assert again["files"] == {LOCAL: text}
+
+
+def test_numa_rule_not_written_where_libvirt_has_it_and_ours_given_back_empty():
+    section, _ = build(facts=with_abstraction(node_cpumap=True))
+    assert section["files"] == {}
+    # an upgrade to libvirt with the rule (Debian 12 to 13): our file back to empty
+    section, _ = build(facts=with_abstraction(node_cpumap=True, blank=False, kvmops=True, local_rule=True))
+    assert section["files"] == {LOCAL: ""}
+
+
+def test_numa_rule_only_for_apparmor_confined_guests_unless_asked():
+    section, _ = build(facts=with_abstraction(host(drivers=())))
+    assert section["files"] == {}
+    assert "not confined by AppArmor" in section["apparmor_numa_rule"]
+    section, _ = build({"apparmor_numa_rule": True}, with_abstraction(host(drivers=())))
+    assert LOCAL in section["files"]
+    section, _ = build({"apparmor_numa_rule": False}, with_abstraction())
+    assert section["files"] == {}
+    section, _ = build({"apparmor_numa_rule": False}, with_abstraction(blank=False, kvmops=True, local_rule=True))
+    assert section["files"] == {LOCAL: ""}
+
+
+def test_never_over_an_administrators_local_file():
+    section, warnings = build(facts=with_abstraction(blank=False))
+    assert section["files"] == {}
+    assert any(w.startswith("seccomp_sandbox_apparmor_numa_rule: %s has rules of its own" % LOCAL)
+               and "/sys/devices/system/node/*/cpumap r," in w for w in warnings), warnings
+    with pytest.raises(PlanError, match=r"^seccomp_sandbox_apparmor_numa_rule: .*has rules of its own"):
+        build({"apparmor_numa_rule": True}, with_abstraction(blank=False))
+    # the administrator's file already has it: nothing, no warning
+    section, warnings = build(facts=with_abstraction(blank=False, local_rule=True))
+    assert section["files"] == {}
+    assert not [w for w in warnings if "apparmor_numa_rule" in w]
+
+
+def test_no_local_include_is_a_warning_not_a_write():
+    section, warnings = build(facts=with_abstraction(included=False))
+    assert section["files"] == {}
+    assert any("includes no %s" % LOCAL in w for w in warnings), warnings
+    with pytest.raises(PlanError, match=r"^seccomp_sandbox_apparmor_numa_rule: "):
+        build({"apparmor_numa_rule": True}, with_abstraction(included=False))
+
+
+def test_the_local_file_is_created_when_the_package_did_not():
+    section, _ = build(facts=with_abstraction(exists=False, blank=False))
+    assert LOCAL in section["files"]
