@@ -146,8 +146,9 @@ def run_until(tmp_path, policy, name, banner, delay):
 
 
 def record(entry):
-    path = os.environ.get("KVMOPS_FAULT_LOG") or os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"],
-                                                               "faults.jsonl")
+    path = os.environ.get("KVMOPS_FAULT_LOG")
+    if not path:
+        path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "faults.jsonl")
     with open(path, "a", encoding="utf-8") as stream:
         stream.write(json.dumps(entry) + "\n")
 

@@ -339,27 +339,27 @@ def test_numa_rule_written_where_libvirts_abstraction_lacks_it():
     assert section["apparmor_numa_rule"].startswith("written to %s" % LOCAL)
     assert not [w for w in warnings if "apparmor_numa_rule" in w]
     # the next run sees its own file: the same text, nothing else
-    again, _ = build(facts=with_abstraction(blank=False, kvmops=True, local_rule=True))
+    again = build(facts=with_abstraction(blank=False, kvmops=True, local_rule=True))[0]
     assert again["files"] == {LOCAL: text}
 
 
 def test_numa_rule_not_written_where_libvirt_has_it_and_ours_given_back_empty():
-    section, _ = build(facts=with_abstraction(node_cpumap=True))
+    section = build(facts=with_abstraction(node_cpumap=True))[0]
     assert section["files"] == {}
     # an upgrade to libvirt with the rule (Debian 12 to 13): our file back to empty
-    section, _ = build(facts=with_abstraction(node_cpumap=True, blank=False, kvmops=True, local_rule=True))
+    section = build(facts=with_abstraction(node_cpumap=True, blank=False, kvmops=True, local_rule=True))[0]
     assert section["files"] == {LOCAL: ""}
 
 
 def test_numa_rule_only_for_apparmor_confined_guests_unless_asked():
-    section, _ = build(facts=with_abstraction(host(drivers=())))
+    section = build(facts=with_abstraction(host(drivers=())))[0]
     assert section["files"] == {}
     assert "not confined by AppArmor" in section["apparmor_numa_rule"]
-    section, _ = build({"apparmor_numa_rule": True}, with_abstraction(host(drivers=())))
+    section = build({"apparmor_numa_rule": True}, with_abstraction(host(drivers=())))[0]
     assert LOCAL in section["files"]
-    section, _ = build({"apparmor_numa_rule": False}, with_abstraction())
+    section = build({"apparmor_numa_rule": False}, with_abstraction())[0]
     assert section["files"] == {}
-    section, _ = build({"apparmor_numa_rule": False}, with_abstraction(blank=False, kvmops=True, local_rule=True))
+    section = build({"apparmor_numa_rule": False}, with_abstraction(blank=False, kvmops=True, local_rule=True))[0]
     assert section["files"] == {LOCAL: ""}
 
 
@@ -385,5 +385,5 @@ def test_no_local_include_is_a_warning_not_a_write():
 
 
 def test_the_local_file_is_created_when_the_package_did_not():
-    section, _ = build(facts=with_abstraction(exists=False, blank=False))
+    section = build(facts=with_abstraction(exists=False, blank=False))[0]
     assert LOCAL in section["files"]
