@@ -9,6 +9,12 @@ import pytest
 
 LAB_SH = Path(__file__).resolve().parents[3] / "tools" / "lab" / "lab.sh"
 
+# The tests run ansible-playbook and read its output (PLAY RECAP's changed=, messages):
+# plain text, whatever Molecule's own environment asks (it sets ANSIBLE_FORCE_COLOR, which
+# wins over ANSIBLE_NOCOLOR; make exports 0, molecule run by hand does not).
+os.environ["ANSIBLE_FORCE_COLOR"] = "0"
+os.environ["ANSIBLE_NOCOLOR"] = "1"
+
 
 @pytest.fixture(scope="session")
 def lab_run_dir():
