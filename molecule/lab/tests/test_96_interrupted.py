@@ -183,9 +183,11 @@ def test_root_file_system_full(host, tmp_path):
             assert proc.returncode != 0 and "No usable temporary directory" in output, output[-3000:]
             assert host.check_output("sha256sum " + BOOT_FILES) == sums
             host.check_output("mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp")
-        # /tmp a tmpfs (Debian 13's default, or mounted above): the modules run, and the run
-        # lock on /run, so the first write on / is the role's drop-in: it fails naming it
-        proc = play(tmp_path, "full", extra)
+        # /tmp a tmpfs (Debian 13's default, or mounted above) and Ansible's remote temporary
+        # directory there too (~/.ansible/tmp is on the full root: Ansible could not even
+        # start a module): the modules run, the run lock is on /run, so the first write on /
+        # is the role's drop-in: it fails naming it
+        proc = play(tmp_path, "full", dict(extra, ansible_remote_tmp="/tmp/kvmops-fault-ansible"))
         output = " ".join((proc.stdout + proc.stderr).split())
         assert proc.returncode != 0, output[-3000:]
         assert "No space left on device" in output and "90-kvmops-nvme_queues.cfg" in output, output[-3000:]
