@@ -257,7 +257,7 @@ def test_the_pinned_huge_page_guest_starts_sandboxed_and_confined(host):
     Started paused (the memory is allocated at start) and destroyed at once."""
     guest = "lab-guest"
     host.run(VIRSH + " destroy %s", guest)
-    since = host.check_output("date +%s", "%s").strip()
+    since = host.check_output("date +%s").strip()  # no arguments: testinfra formats nothing
     started = host.run(VIRSH + " start --paused %s", guest)
     try:
         denied = host.run("journalctl -k --since=@%s --no-pager -g 'apparmor=.DENIED.*cpumap'", since)

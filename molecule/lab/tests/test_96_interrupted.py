@@ -162,8 +162,8 @@ BOOT_FILES = ("/boot/grub/grub.cfg /etc/default/grub /etc/default/grub.d/*.cfg /
 def test_root_file_system_full(host, tmp_path):
     running = host.file("/proc/cmdline").content_string.split()
     sums = host.check_output("sha256sum " + BOOT_FILES)
-    host.check_output("touch /run/kvmops-fault-stamp")
     tmp_on_root = host.check_output("findmnt -n -o TARGET --target /tmp").strip() == "/"
+    host.check_output("touch /run/kvmops-fault-stamp")
     try:
         # the free blocks, root's reserve included (f_bfree), less ext4's reserved clusters
         # (4096 on the lab: /sys/fs/ext4/<dev>/reserved_clusters, not for data) and a
