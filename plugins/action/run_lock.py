@@ -9,6 +9,13 @@ this controller's and gone (then it is taken over), and how long to wait for a l
 (``wait``, else ``kvmops_lock_wait``, default 0: fail at once, naming the holder).
 ``kvmops_lock_path`` moves the lock (tests that run the roles on the real machine).
 
+Two arguments of the action alone make it the one prologue task of every role
+(roles/plan/tasks/check.yml) without a remote run where none is needed (docs/fleet.md):
+``apply_runtime`` false (image mode: an image must not carry a lock) does nothing, and
+``held_by`` equal to this run's identity (the ``run_id`` of this task's last result, which
+the roles register) means this run took the lock already: acquiring it again, or releasing
+a lock this run never took, asks nothing of the host.
+
 The run's identity is the controller's host name, the pid of ansible-playbook (the
 workers' parent) and that process's start time (so a reused pid is another run).
 """
@@ -23,6 +30,7 @@ import socket
 import time
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 
@@ -54,13 +62,30 @@ def holder_is_gone(run_id, host=None, proc="/proc"):
 
 
 class ActionModule(ActionBase):
-    _VALID_ARGS = frozenset(("state", "wait", "stale_after"))
+    _VALID_ARGS = frozenset(("state", "wait", "stale_after", "apply_runtime", "held_by"))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
         state = args.get("state", "acquired")
+        if state not in ("acquired", "released"):
+            raise AnsibleActionFail("state: must be acquired or released, got %r" % (state,))
+        try:
+            apply_runtime = boolean(args.get("apply_runtime", True), strict=True)
+        except TypeError:
+            raise AnsibleActionFail("kvmops_apply_runtime: must be a boolean (true: a live host, false: image "
+                                    "mode), got %r" % (args.get("apply_runtime"),))
+        run_id = run_identity()
+        if not apply_runtime:
+            result.update(changed=False, status="image-mode", locked=False, run_id=run_id, holder={})
+            return result
+        held = bool(args.get("held_by")) and args.get("held_by") == run_id
+        if held == (state == "acquired"):
+            # acquired by this run already, or released without having been taken
+            result.update(changed=False, status="held" if held else "not-held", locked=held, run_id=run_id,
+                          holder={})
+            return result
         wait = args.get("wait", task_vars.get("kvmops_lock_wait", 0))
         stale_after = args.get("stale_after", task_vars.get("kvmops_lock_stale_after", 7200))
         try:
@@ -71,7 +96,6 @@ class ActionModule(ActionBase):
                                     "got %r and %r" % (wait, stale_after))
         if wait < 0:
             raise AnsibleActionFail("kvmops_lock_wait: must be 0 (fail at once) or more seconds, got %d" % wait)
-        run_id = run_identity()
         module_args = {"state": state, "run_id": run_id, "stale_after": stale_after,
                        "path": task_vars.get("kvmops_lock_path") or "/var/lib/kvmops/run.lock",
                        "holder": {"controller": socket.gethostname(), "pid": os.getppid(),
@@ -101,4 +125,6 @@ class ActionModule(ActionBase):
         result.update(reply)
         result["changed"] = False
         result["run_id"] = run_id
+        result["locked"] = bool(state == "acquired" and not reply.get("failed")
+                                and reply.get("status") in ("held", "acquired", "would-acquire", "taken-over"))
         return result

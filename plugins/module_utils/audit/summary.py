@@ -8,11 +8,14 @@ Two inputs, one per host:
 
 - an audit report (audit_report; playbooks/audit.yml): the facts and the state were read
   now, every row counts; an audit changes no host.
-- a run record (playbooks/site.yml): ``{host, before, after, reboot_required, rebooted,
-  check_mode}``: the audit reports of the host before the roles ran and after them (the
-  state read twice, the facts once, at the start), the reboot role's
-  ``kvmops_reboot_required`` after the run (None when the role did not run: tags) and
-  whether that role rebooted the host.
+- a run record (playbooks/site.yml): ``{host, after, changed, reboot_required, rebooted,
+  check_mode}``: the audit report of the host after the roles (the state read once, at the
+  end; the facts at the start), whether a task of the roles reported a change, the reboot
+  role's ``kvmops_reboot_required`` after the run (None when the role did not run: tags)
+  and whether that role rebooted the host. In check mode nothing was written, so the
+  state read after is the state before the run.
+- the run record of earlier versions, ``{host, before, after, ...}`` (the state read
+  before the roles too; ``changed`` from the difference), still read.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -50,10 +53,12 @@ def host_outcome(item):
     """(host, changed, reboot pending, drifted items) of one host."""
     if not isinstance(item, dict):
         raise SummaryError("each item must be an audit report or a run record, got %r" % (item,))
-    if "before" not in item:  # an audit report
+    if "before" not in item and "after" not in item:  # an audit report
         rows = _rows(item, "host %s's report" % item.get("host"))
         return item.get("host"), False, _count(rows, PENDING) > 0, _count(rows, DRIFTED)
     host = item.get("host")
+    if "before" not in item:
+        return _outcome(item, host)
     before = _rows(item["before"], "%s: before" % host)
     kernel_drifted = any(row["status"] == DRIFTED and row["area"] in KERNEL_AREAS for row in before)
     reboot_required = item.get("reboot_required")
@@ -72,6 +77,27 @@ def host_outcome(item):
     else:
         reboot = bool(reboot_required)
     return host, changed, reboot, _count(after, DRIFTED, kernel=False)
+
+
+def _outcome(item, host):
+    """(host, changed, reboot pending, drifted items) of a run record without ``before``."""
+    after = _rows(item["after"], "%s: after" % host)
+    changed = item.get("changed")
+    if not isinstance(changed, bool):
+        raise SummaryError("%s: changed must be true or false (did a role task report a change), got %r"
+                           % (host, changed))
+    # kernel rows come from the facts gathered at the start: what drifted then is written now
+    kernel_drifted = any(row["status"] == DRIFTED and row["area"] in KERNEL_AREAS for row in after)
+    reboot_required = item.get("reboot_required")
+    if item.get("check_mode"):
+        # nothing was written: what the run would change is what drifts now
+        reboot = bool(reboot_required) or kernel_drifted or _count(after, PENDING) > 0
+        return host, _count(after, DRIFTED) > 0, reboot, _count(after, DRIFTED)
+    if reboot_required is None:
+        reboot = kernel_drifted or _count(after, PENDING) > 0
+    else:
+        reboot = bool(reboot_required)
+    return host, changed or kernel_drifted or bool(item.get("rebooted")), reboot, _count(after, DRIFTED, kernel=False)
 
 
 def run_summary(items):

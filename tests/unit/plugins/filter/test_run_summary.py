@@ -122,3 +122,46 @@ def test_an_empty_fleet():
 def test_bad_input_names_what_is_wrong(items, message):
     with pytest.raises(AnsibleFilterError, match="^kvmops.hypervisor.run_summary: " + message):
         run_summary(items)
+
+
+def record(host, after, changed, reboot_required=None, check_mode=False, rebooted=False):
+    """site.yml's run record since the state is read once, after the roles."""
+    return {"host": host, "after": after, "changed": changed, "reboot_required": reboot_required,
+            "rebooted": rebooted, "check_mode": check_mode}
+
+
+def test_a_record_read_after_the_roles_counts_the_tasks_changes_and_what_still_drifts():
+    assert run_summary([
+        record("fixed", report("fixed", KERNEL_APPLIED, SWAP_OK, FILE_OK), True, reboot_required=False),
+        record("same", report("same", KERNEL_APPLIED, SWAP_OK), False, reboot_required=False),
+        # a kernel argument written (the kernel rows show the start: drifted), the sysctl
+        # still drifted after the run (a kernel reverting it)
+        record("kernel", report("kernel", KERNEL_MISSING, BOOT_DRIFT, SWAP_OFF), False, reboot_required=True),
+    ]) == {
+        "kvmops_hosts": 3,
+        "kvmops_hosts_changed": 2, "kvmops_changed_hosts": ["fixed", "kernel"],
+        "kvmops_reboots_pending": 1, "kvmops_reboot_pending_hosts": ["kernel"],
+        "kvmops_drift_count": 1, "kvmops_drifted_hosts": ["kernel"],
+    }
+
+
+def test_a_record_in_check_mode_counts_what_drifts_now_whatever_the_tasks_said():
+    summary = run_summary([
+        record("kvm1", report("kvm1", KERNEL_MISSING, SWAP_OFF), True, reboot_required=False, check_mode=True),
+        record("kvm2", report("kvm2", KERNEL_APPLIED, SWAP_OK), False, reboot_required=False, check_mode=True),
+    ])
+    assert summary["kvmops_changed_hosts"] == ["kvm1"]
+    assert summary["kvmops_reboot_pending_hosts"] == ["kvm1"]
+    assert summary["kvmops_drift_count"] == 2
+
+
+def test_a_record_rebooted_is_changed_and_the_reboot_role_has_the_last_word():
+    summary = run_summary([record("kvm1", report("kvm1", KERNEL_PENDING), False, reboot_required=False,
+                                  rebooted=True)])
+    assert summary["kvmops_changed_hosts"] == ["kvm1"] and summary["kvmops_reboots_pending"] == 0
+
+
+@pytest.mark.parametrize("changed", [None, "yes", 1])
+def test_a_record_without_a_boolean_changed_is_refused(changed):
+    with pytest.raises(AnsibleFilterError, match="kvm1: changed must be true or false"):
+        run_summary([record("kvm1", report("kvm1"), changed)])
