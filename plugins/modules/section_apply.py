@@ -51,13 +51,13 @@ options:
     description:
       - Lines of C(/etc/fstab) (under O(root)), one per entry, written as M(ansible.posix.mount)
         with C(state=present) writes them (ansible.posix 2.1.0), so a host it converged sees
-        no change: C(src path fstype opts dump passno) separated by single spaces, fields
+        no change. A line is C(src path fstype opts dump passno), separated by single spaces, fields
         escaped as it escapes them; a line for the same mount point (second field) is left
         alone when its fields are right, whatever its spacing, else rewritten (every such
         line); otherwise the line is appended. Every other line stays byte for byte.
       - The file keeps its mode and owner (a missing one is created, mode 0644) and is
-        written atomically, once. Nothing is mounted or unmounted; for that, use
-        M(ansible.posix.mount) with C(state=mounted).
+        written atomically, once. Nothing is mounted or unmounted (for that, use
+        M(ansible.posix.mount) with C(state=mounted)).
       - Each entry has C(path) (the mount point, absolute), C(src), C(fstype), and optionally
         C(opts) (default C(defaults)), C(dump) and C(passno) (default C(0)), as
         M(ansible.posix.mount)'s options of the same names, taken literally.

@@ -310,7 +310,8 @@ def test_fstab_entries_are_the_mounts_as_the_fstab_step_takes_them():
     result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
     assert result["fstab"] == [{"path": "/dev/hugepages2M", "src": "hugetlbfs", "fstype": "hugetlbfs",
                                 "opts": "pagesize=2M"}]
-    assert [dict((key, m[key]) for key in ("path", "src", "fstype", "opts")) for m in result["mounts"]] == result["fstab"]
+    shown = [dict((key, m[key]) for key in ("path", "src", "fstype", "opts")) for m in result["mounts"]]
+    assert shown == result["fstab"]
     assert section("hugepages")["fstab"] == []
     assert section("hugepages", {"mounts": False}, {"hugepages_per_node": {"0": 1}})["fstab"] == []
 

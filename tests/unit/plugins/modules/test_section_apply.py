@@ -1,7 +1,7 @@
 """section_apply: the steps of kernel_cmdline, config_files (files), the fstab lines of
-ansible.posix.mount, config_files (lines), qemu_conf_lines and sysctl_dropin in one module run, each doing exactly what its own module
-does (same files written, same idempotence, check mode writing nothing), with the steps
-that changed named for the handlers."""
+ansible.posix.mount, config_files (lines), qemu_conf_lines and sysctl_dropin in one module
+run, each doing exactly what its own module does (same files written, same idempotence,
+check mode writing nothing), with the steps that changed named for the handlers."""
 
 import hashlib
 import os
