@@ -15,9 +15,11 @@ version_added: 0.3.0
 description:
   - Runs, in one module execution on the host, the steps of
     M(kvmops.hypervisor.kernel_cmdline) (O(kernel_cmdline)), M(kvmops.hypervisor.config_files)
-    (O(files), then O(lines)), M(kvmops.hypervisor.qemu_conf_lines) (O(qemu_conf)) and
-    M(kvmops.hypervisor.sysctl_dropin) (O(sysctl)), in that order, each exactly as that
-    module does it (the same code). A role applies its section with one task, so a
+    (O(files)), the C(/etc/fstab) part of M(ansible.posix.mount) with C(state=present)
+    (O(fstab)), M(kvmops.hypervisor.config_files) again (O(lines)),
+    M(kvmops.hypervisor.qemu_conf_lines) (O(qemu_conf)) and M(kvmops.hypervisor.sysctl_dropin)
+    (O(sysctl)), in that order, each exactly as that module does it (the same code; for
+    O(fstab), the same lines). A role applies its section with one task, so a
     converged host costs one remote Python start per role instead of one per step
     (C(docs/fleet.md)).
   - Each step compares first and writes only what differs; check mode writes nothing and
@@ -45,6 +47,23 @@ options:
         O(kvmops.hypervisor.config_files#module:files).
     type: dict
     default: {}
+  fstab:
+    description:
+      - Lines of C(/etc/fstab) (under O(root)), one per entry, written as M(ansible.posix.mount)
+        with C(state=present) writes them (ansible.posix 2.1.0), so a host it converged sees
+        no change. A line is C(src path fstype opts dump passno), separated by single spaces, fields
+        escaped as it escapes them; a line for the same mount point (second field) is left
+        alone when its fields are right, whatever its spacing, else rewritten (every such
+        line); otherwise the line is appended. Every other line stays byte for byte.
+      - The file keeps its mode and owner (a missing one is created, mode 0644) and is
+        written atomically, once. Nothing is mounted or unmounted (for that, use
+        M(ansible.posix.mount) with C(state=mounted)).
+      - Each entry has C(path) (the mount point, absolute), C(src), C(fstype), and optionally
+        C(opts) (default C(defaults)), C(dump) and C(passno) (default C(0)), as
+        M(ansible.posix.mount)'s options of the same names, taken literally.
+    type: list
+    elements: dict
+    default: []
   lines:
     description:
       - Path to a dict of KEY to line in files others own. As
@@ -67,7 +86,7 @@ options:
     type: dict
   notify_on:
     description:
-      - Step name (C(kernel_cmdline), C(files), C(lines), C(qemu_conf), C(sysctl)) to the
+      - Step name (C(kernel_cmdline), C(files), C(fstab), C(lines), C(qemu_conf), C(sysctl)) to the
         handler name or topic (or a list of them) notified when that step changed something.
       - Read by the action plugin on the controller; the module ignores it.
     type: dict
@@ -90,6 +109,7 @@ seealso:
   - module: kvmops.hypervisor.config_files
   - module: kvmops.hypervisor.qemu_conf_lines
   - module: kvmops.hypervisor.sysctl_dropin
+  - module: ansible.posix.mount
 """
 
 EXAMPLES = r"""
@@ -122,7 +142,7 @@ steps:
       C(changed) and C(diff)); only the steps that ran.
   returned: always
   type: dict
-  sample: {files: {changed_files: [], missing_files: []}}
+  sample: {files: {changed_files: [], missing_files: []}, fstab: {changed_mounts: [/dev/hugepages1G]}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -133,10 +153,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.steps impo
     STEPS,
     StepError,
     config_files,
+    fstab,
     kernel_cmdline,
     qemu_conf_lines,
     sysctl_dropin,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.fstab import ENTRY_SPEC as FSTAB_ENTRY_SPEC
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import profile_argument_spec
 
 KERNEL_CMDLINE_SPEC = dict(
@@ -176,7 +198,7 @@ def run_steps(module, params, results):
     root = params["root"]
     for name in STEPS:
         value = params[name]
-        if value is None or (name in ("files", "lines") and not value):
+        if value is None or (name in ("files", "fstab", "lines") and not value):
             continue
         try:
             if name == "kernel_cmdline":
@@ -185,6 +207,9 @@ def run_steps(module, params, results):
                     options, state="present", regenerate=False, regenerate_only=False, root=root))
             elif name == "files":
                 results[name] = config_files(module, value, {}, root)
+            elif name == "fstab":
+                entries = [validated(FSTAB_ENTRY_SPEC, entry) for entry in value]
+                results[name] = fstab(module, entries, root)
             elif name == "lines":
                 results[name] = config_files(module, {}, value, root)
             elif name == "qemu_conf":
@@ -201,6 +226,7 @@ def main():
         argument_spec=dict(
             kernel_cmdline=dict(type="dict"),
             files=dict(type="dict", default={}),
+            fstab=dict(type="list", elements="dict", default=[]),
             lines=dict(type="dict", default={}),
             qemu_conf=dict(type="dict"),
             sysctl=dict(type="dict"),

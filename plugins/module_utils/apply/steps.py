@@ -23,6 +23,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.config_fil
     check_lines,
     edit_lines,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.fstab import (
+    FSTAB,
+    FstabError,
+    check_entry,
+    fstab_text,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl import (
     SysctlError,
     proc_path,
@@ -49,8 +55,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services i
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.qemu_conf import check_text
 
 
-# The steps of section_apply, in the order it runs them.
-STEPS = ("kernel_cmdline", "files", "lines", "qemu_conf", "sysctl")
+# The steps of section_apply, in the order it runs them. fstab before lines: hugepages' lines
+# name in qemu.conf the hugetlbfs mounts whose fstab lines fstab writes.
+STEPS = ("kernel_cmdline", "files", "fstab", "lines", "qemu_conf", "sysctl")
 
 
 class StepError(Exception):
@@ -130,6 +137,43 @@ def config_files(module, files, lines, root="/"):
                             changed_files=changed_files[:-1])
     return dict(changed=bool(changed_files), changed_files=changed_files, missing_files=skipped, diff=diffs,
                 warnings=[])
+
+
+# ----------------------------------------------------------------------------- fstab
+
+def fstab(module, entries, root="/"):
+    """A line per entry ({path, src, fstype, opts, dump, passno}, every key given) in
+    /etc/fstab under ``root``, written as ansible.posix.mount (state present) writes it
+    (apply/fstab.py): a host it converged sees no change. Only the lines of the entries'
+    mount points can change; the file keeps its mode and owner (a missing one is created
+    0644) and is written atomically, once, only when its text changes."""
+    if not entries:
+        return dict(changed=False, changed_mounts=[], diff=[], warnings=[])
+    try:
+        for entry in entries:
+            check_entry(entry)
+    except FstabError as exc:
+        raise StepError(str(exc))
+    reader = Reader(root)
+    # a link (rare) is followed, as ansible.posix's open(path, 'w') follows it
+    relpath = reader.realpath(FSTAB) or FSTAB
+    full = reader.path(relpath)
+    state = fileio.FileState(full)
+    if not state.exists and os.path.lexists(full):
+        raise StepError("%s: cannot be read as UTF-8 text; not written" % FSTAB)
+    text, changed_paths = fstab_text(state.text, entries)
+    if state.exists and text == state.text:
+        return dict(changed=False, changed_mounts=[], diff=[], warnings=[])
+    diff = fileio.diff(full, text, label=FSTAB)
+    if not module.check_mode:
+        mode = state.mode if state.exists else fileio.DEFAULT_MODE
+        # the owner is kept when we can set it (root); otherwise the file stays ours
+        owner = state.owner if (state.exists and os.geteuid() == 0) else None
+        try:
+            fileio.write_text(full, text, mode=mode, owner=owner)
+        except (IOError, OSError) as exc:
+            raise StepError("%s: %s" % (FSTAB, exc))
+    return dict(changed=True, changed_mounts=changed_paths, diff=[diff], warnings=[])
 
 
 # ----------------------------------------------------------------------------- qemu.conf

@@ -48,10 +48,11 @@ def _want_owner():
     return (0, 0) if os.geteuid() == 0 else None
 
 
-def needs_write(path, text, mode=DEFAULT_MODE):
-    """Whether ``path`` differs from ``text`` / ``mode`` / root ownership."""
+def needs_write(path, text, mode=DEFAULT_MODE, owner=None):
+    """Whether ``path`` differs from ``text`` / ``mode`` / ``owner`` ((uid, gid); None: root
+    ownership when root)."""
     state = FileState(path)
-    owner = _want_owner()
+    owner = owner or _want_owner()
     return (state.text != text or state.mode != mode
             or (owner is not None and state.owner != owner))
 
@@ -79,14 +80,15 @@ def fsync_dir(directory):
         os.close(handle)
 
 
-def write_text(path, text, mode=DEFAULT_MODE, check=False):
-    """Make ``path`` hold ``text`` with ``mode`` (root:root when root); True when it changed.
+def write_text(path, text, mode=DEFAULT_MODE, check=False, owner=None):
+    """Make ``path`` hold ``text`` with ``mode`` and ``owner`` ((uid, gid); None: root:root
+    when root, to keep a file's owner pass the one it has); True when it changed.
 
     With ``check=True`` nothing is written; the return value says whether it would be.
     Missing parent directories are created (0755). Any failure leaves the old file intact
     and no temporary file behind; the exception (OSError) propagates to the caller.
     """
-    if not needs_write(path, text, mode):
+    if not needs_write(path, text, mode, owner):
         return False
     if check:
         return True
@@ -100,7 +102,7 @@ def write_text(path, text, mode=DEFAULT_MODE, check=False):
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(tmp, mode)
-        owner = _want_owner()
+        owner = owner or _want_owner()
         if owner is not None:
             os.chown(tmp, owner[0], owner[1])
         os.rename(tmp, path)

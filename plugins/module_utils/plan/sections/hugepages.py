@@ -178,6 +178,12 @@ def mount_list(pool, options, page_kb):
     return [dict(item, src="hugetlbfs", fstype="hugetlbfs") for item in found]
 
 
+def fstab_entries(mounts):
+    """The /etc/fstab line of each mount, as section_apply's fstab step takes it (dump and
+    passno 0, that step's and ansible.posix.mount's defaults)."""
+    return [dict((key, item[key]) for key in ("path", "src", "fstype", "opts")) for item in mounts]
+
+
 def build(context, options):
     _check_ranges(options)
     shared = context.shared
@@ -230,6 +236,7 @@ def build(context, options):
         files={options["tmpfiles_path"]: tmpfiles_text(attributes)},
         lines=lines,
         mounts=mounts,
+        fstab=fstab_entries(mounts),
         sysctl={"path": options["sysctl_path"], "values": values, "sources": sources,
                 "origins": dict((key, "hugepages_swappiness") for key in values),
                 "header": managed_header(ROLE, SYSCTL_TEXT)},

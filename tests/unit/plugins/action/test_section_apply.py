@@ -16,12 +16,13 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.kvmops.hypervisor.plugins.action.section_apply import notifications
+from ansible_collections.kvmops.hypervisor.plugins.action.section_apply import check_notify_on, notifications
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HANDLERS = [{"name": "files changed", "ansible.builtin.debug": {"msg": "HANDLER-FILES"}},
             {"name": "lines changed", "ansible.builtin.debug": {"msg": "HANDLER-LINES"}},
-            {"name": "other", "ansible.builtin.debug": {"msg": "HANDLER-OTHER"}, "listen": "topic other"}]
+            {"name": "other", "ansible.builtin.debug": {"msg": "HANDLER-OTHER"}, "listen": "topic other"},
+            {"name": "fstab changed", "ansible.builtin.debug": {"msg": "HANDLER-FSTAB"}}]
 
 
 def test_notifications_follow_the_changed_steps_in_order_each_once():
@@ -90,3 +91,17 @@ def test_unknown_step_in_notify_on_is_refused(tmp_path, root):
     bad["kvmops.hypervisor.section_apply"]["notify_on"] = {"file": "files changed"}
     proc = playbook(tmp_path, [bad])
     assert proc.returncode != 0 and "notify_on: unknown step(s) 'file'" in proc.stdout, proc.stdout
+
+
+def test_the_fstab_step_is_a_step_of_notify_on(tmp_path, root):
+    check_notify_on({"fstab": "fstab changed", "lines": ["a"]})
+    assert notifications({"fstab": "fstab changed", "lines": "a"}, ["fstab", "lines"]) == ["fstab changed", "a"]
+    apply = {"name": "apply", "kvmops.hypervisor.section_apply": {
+        "fstab": [{"path": "/dev/hugepages2M", "src": "hugetlbfs", "fstype": "hugetlbfs", "opts": "pagesize=2M"}],
+        "root": str(root), "notify_on": {"fstab": "fstab changed", "lines": "lines changed"}}}
+    proc = playbook(tmp_path, [apply])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "HANDLER-FSTAB" in proc.stdout and "HANDLER-LINES" not in proc.stdout, proc.stdout
+    assert (root / "etc" / "fstab").read_text() == "hugetlbfs /dev/hugepages2M hugetlbfs pagesize=2M 0 0\n"
+    proc = playbook(tmp_path, [apply])
+    assert proc.returncode == 0 and "HANDLER-" not in proc.stdout and "changed=0" in proc.stdout, proc.stdout

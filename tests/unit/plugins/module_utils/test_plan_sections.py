@@ -304,6 +304,18 @@ def test_mounts_one_per_planned_size_and_libvirt_told_where():
     assert section("hugepages", {"mounts": False}, {"hugepages_per_node": {"0": 1}})["mounts"] == []
 
 
+def test_fstab_entries_are_the_mounts_as_the_fstab_step_takes_them():
+    """section_apply's fstab step writes /etc/fstab from these (issue 18); the audit keeps
+    reading the mounts."""
+    result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
+    assert result["fstab"] == [{"path": "/dev/hugepages2M", "src": "hugetlbfs", "fstype": "hugetlbfs",
+                                "opts": "pagesize=2M"}]
+    shown = [dict((key, m[key]) for key in ("path", "src", "fstype", "opts")) for m in result["mounts"]]
+    assert shown == result["fstab"]
+    assert section("hugepages")["fstab"] == []
+    assert section("hugepages", {"mounts": False}, {"hugepages_per_node": {"0": 1}})["fstab"] == []
+
+
 def test_pool_per_node_is_the_kernel_state_audited_and_allocated():
     result = section("hugepages", {}, {"hugepage_size": "2M", "hugepages_per_node": {"0": 16, "1": 80}})
     assert result["boot_sysfs"] == {
