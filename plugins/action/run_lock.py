@@ -83,8 +83,8 @@ class ActionModule(ActionBase):
         held = bool(args.get("held_by")) and args.get("held_by") == run_id
         if held == (state == "acquired"):
             # acquired by this run already, or released without having been taken
-            result.update(changed=False, status="held" if held else "not-held", locked=held, run_id=run_id,
-                          holder={})
+            result.update(changed=False, status="held-by-this-run" if held else "not-taken", locked=held,
+                          run_id=run_id, holder={})
             return result
         wait = args.get("wait", task_vars.get("kvmops_lock_wait", 0))
         stale_after = args.get("stale_after", task_vars.get("kvmops_lock_stale_after", 7200))

@@ -26,7 +26,8 @@ description:
     C(validate_argument_spec), C(add_host), C(group_by), C(pause), tasks delegated to
     C(localhost), and M(kvmops.hypervisor.host_plan) results that planned from facts
     already known (it runs M(kvmops.hypervisor.kvm_host_facts) on the host only when it
-    returns C(kvm_host)).
+    returns C(kvm_host)), and M(kvmops.hypervisor.run_lock) results its action decided
+    alone (image mode, a lock this run holds already, a release with none taken).
   - Counts the fact gatherings per host and play, C(setup), C(gather_facts),
     M(kvmops.hypervisor.kvm_host_facts) and M(kvmops.hypervisor.host_plan) results that
     gathered C(kvm_host) (the goal is once per host and play).
@@ -62,6 +63,8 @@ CONTROLLER_ACTIONS = frozenset((
 FACT_ACTIONS = frozenset(("setup", "gather_facts", "kvm_host_facts"))
 # Action plugins of ours that run a module on the host only when they gather kvm_host.
 PLANNER_ACTIONS = frozenset(("host_plan",))
+# run_lock's results that its action decided without running its module on the host.
+LOCK_LOCAL_STATUSES = frozenset(("image-mode", "held-by-this-run", "not-taken"))
 CONTROLLER_HOSTS = frozenset(("localhost", "127.0.0.1", "::1"))
 PLAY_ROLE = "(play)"
 
@@ -96,6 +99,8 @@ def runs_on_host(task, data):
         return False
     if action in PLANNER_ACTIONS:
         return gathered_kvm_host(data)
+    if action == "run_lock":
+        return data.get("status") not in LOCK_LOCAL_STATUSES
     return True
 
 

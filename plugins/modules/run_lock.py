@@ -17,6 +17,11 @@ description:
   - "Use the action of the same name (what a task calls): it computes the run's identity on
     the controller, waits up to C(kvmops_lock_wait) seconds for another run, and takes over a
     lock whose holder ran on the same controller and is gone. The module alone makes one attempt."
+  - "The action also takes C(apply_runtime) (V(false), image mode: nothing is done, an image must
+    not carry a lock) and C(held_by) (the C(run_id) of this task's last result, which the roles
+    register: when it is this run's, acquiring asks nothing of the host, and a release by a run
+    that took no lock asks nothing either). So every role can start with this one task
+    (C(roles/plan/tasks/check.yml)) at the cost of one module run per host and run."
   - Never reports C(changed), as the lock is bookkeeping, not configuration (a second converge
     still reports 0 changed). In check mode it writes nothing and reports what it would do.
 options:
@@ -58,7 +63,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: held, acquired, would-acquire, taken-over, busy (another run holds it), released, not-held.
+  description:
+    - held, acquired, would-acquire, taken-over, busy (another run holds it), released, not-held.
+    - "Set by the action without asking the host: image-mode (O(apply_runtime=false): no lock in an image),
+      held-by-this-run (O(held_by) is this run: taken already), not-taken (a release by a run that took none)."
   returned: always
   type: str
 holder:

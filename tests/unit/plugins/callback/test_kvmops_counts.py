@@ -125,6 +125,17 @@ def test_host_plan_counts_only_when_it_gathered_facts_on_the_host(callback):
     assert document(callback)["hosts"]["h1"]["facts"] == {"Tune": 1}
 
 
+def test_run_lock_counts_only_when_its_action_ran_the_module(callback):
+    callback.v2_playbook_on_play_start(Play("site"))
+    lock = task("kvmops.hypervisor.run_lock", "One kvmops run on this host at a time", role="kvmops.hypervisor.plan")
+    for status in ("image-mode", "held-by-this-run", "not-taken"):
+        callback.v2_runner_on_ok(result("h1", lock, {"status": status}))
+    assert document(callback)["hosts"]["h1"]["remote"] == 0
+    for status in ("acquired", "released", "not-held"):
+        callback.v2_runner_on_ok(result("h1", lock, {"status": status}))
+    assert document(callback)["hosts"]["h1"]["remote"] == 3
+
+
 def test_fact_gatherings_are_counted_per_play(callback):
     callback.v2_playbook_on_play_start(Play("Tune"))
     callback.v2_runner_on_ok(result("h1", task("ansible.builtin.setup"), {"ansible_facts": {}}))
