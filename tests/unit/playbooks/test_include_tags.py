@@ -72,3 +72,26 @@ def test_ansible_runs_the_included_tasks_only_with_apply(tmp_path):
     # only the include with apply ran the role's task
     assert proc.stdout.count("INNER-RAN") == 1, proc.stdout
     assert proc.stdout.index("INNER-RAN") > proc.stdout.index("TASK [applied]"), proc.stdout
+
+
+def test_a_roles_own_include_tasks_runs_under_the_roles_tags(tmp_path):
+    """The roles include their runtime-only tasks (tasks/runtime.yml) with a plain
+    include_tasks: the tasks it loads inherit the tags the role got (from ``roles:`` in
+    site.yml, or from include_role's apply for the reboot role), so --tags <role> runs them."""
+    role = tmp_path / "roles" / "r" / "tasks"
+    role.mkdir(parents=True)
+    (role / "main.yml").write_text("- name: include\n  ansible.builtin.include_tasks:\n    file: runtime.yml\n")
+    (role / "runtime.yml").write_text("- name: inner\n  ansible.builtin.debug:\n    msg: INNER-RAN\n")
+    (tmp_path / "p.yml").write_text(yaml.safe_dump([
+        {"hosts": "localhost", "gather_facts": False, "roles": [{"role": "r", "tags": ["t1"]}]},
+        {"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "applied", "ansible.builtin.include_role": {"name": "r", "apply": {"tags": ["t2"]}},
+             "tags": ["t2"]}]}]))
+    runs = {}
+    for tags in ("t1", "t2", "other"):
+        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "p.yml", "--tags",
+                               tags, "-i", "localhost,", "-c", "local"], cwd=str(tmp_path), capture_output=True,
+                              text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs[tags] = proc.stdout.count("INNER-RAN")
+    assert runs == {"t1": 1, "t2": 1, "other": 0}
