@@ -13,7 +13,10 @@ Two inputs, one per host:
   end; the facts at the start), whether a task of the roles reported a change, the reboot
   role's ``kvmops_reboot_required`` after the run (None when the role did not run: tags)
   and whether that role rebooted the host. In check mode nothing was written, so the
-  state read after is the state before the run.
+  state read after is the state before the run. After a run in image mode
+  (``image_mode``) nothing is read (``after`` None): the running state is the build
+  machine's, so no item counts as drifted; a reboot is pending when the reboot role says
+  the image's next boot differs from the running kernel.
 - the run record of earlier versions, ``{host, before, after, ...}`` (the state read
   before the roles too; ``changed`` from the difference), still read.
 """
@@ -81,11 +84,13 @@ def host_outcome(item):
 
 def _outcome(item, host):
     """(host, changed, reboot pending, drifted items) of a run record without ``before``."""
-    after = _rows(item["after"], "%s: after" % host)
     changed = item.get("changed")
     if not isinstance(changed, bool):
         raise SummaryError("%s: changed must be true or false (did a role task report a change), got %r"
                            % (host, changed))
+    if item.get("image_mode") and item.get("after") is None:
+        return host, changed or bool(item.get("rebooted")), bool(item.get("reboot_required")), 0
+    after = _rows(item["after"], "%s: after" % host)
     # kernel rows come from the facts gathered at the start: what drifted then is written now
     kernel_drifted = any(row["status"] == DRIFTED and row["area"] in KERNEL_AREAS for row in after)
     reboot_required = item.get("reboot_required")

@@ -165,3 +165,19 @@ def test_a_record_rebooted_is_changed_and_the_reboot_role_has_the_last_word():
 def test_a_record_without_a_boolean_changed_is_refused(changed):
     with pytest.raises(AnsibleFilterError, match="kvm1: changed must be true or false"):
         run_summary([record("kvm1", report("kvm1"), changed)])
+
+
+def test_a_record_in_image_mode_reads_no_state_and_counts_the_tasks_changes():
+    summary = run_summary([
+        dict(record("img1", None, True), image_mode=True),
+        dict(record("img2", None, False, reboot_required=True), image_mode=True),
+    ])
+    assert summary["kvmops_changed_hosts"] == ["img1"]
+    # the image's next boot differs from the running kernel (the reboot role's word)
+    assert summary["kvmops_reboot_pending_hosts"] == ["img2"]
+    assert summary["kvmops_drift_count"] == 0
+
+
+def test_a_record_without_its_state_outside_image_mode_is_refused():
+    with pytest.raises(AnsibleFilterError, match="kvm1: after must be an audit report"):
+        run_summary([record("kvm1", None, False)])
