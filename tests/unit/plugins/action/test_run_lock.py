@@ -87,7 +87,10 @@ def test_check_mode_writes_no_lock(tmp_path):
 
 
 def test_a_wrong_apply_runtime_fails_naming_the_variable(tmp_path):
-    done, count = run(tmp_path, prologue(1), {"kvmops_apply_runtime": "maybe"})
+    """The roles' argument validation refuses it first (below); the action checks it too."""
+    lock = [{"name": "lock", "ansible.builtin.include_role": {"name": "kvmops.hypervisor.plan",
+                                                              "tasks_from": "lock.yml"}}]
+    done, count = run(tmp_path, lock, {"kvmops_apply_runtime": "maybe"})
     assert done.returncode != 0
     assert "kvmops_apply_runtime: must be a boolean" in done.stdout
     assert count == 0 and not (tmp_path / "run.lock").exists()
@@ -102,9 +105,11 @@ def test_every_role_refuses_wrong_collection_wide_variables_before_its_first_tas
     """check.yml's assert is gone: each role's argument validation (its first task) checks
     the collection-wide variables, so a wrong one fails before the role changes anything."""
     tasks = [{"name": "role", "ansible.builtin.include_role": {"name": "kvmops.hypervisor." + role}}]
-    done, count = run(tmp_path, tasks, {"kvmops_reboot_allowed": "maybe", "kvmops_kernel_cmdline_backend": "lilo"})
+    done, count = run(tmp_path, tasks, {"kvmops_reboot_allowed": "maybe", "kvmops_kernel_cmdline_backend": "lilo",
+                                        "kvmops_apply_runtime": "sometimes"})
     assert done.returncode != 0
     assert "Validation of arguments failed" in done.stdout
+    assert "argument 'kvmops_apply_runtime' is of type str" in done.stdout
     assert "argument 'kvmops_reboot_allowed' is of type str" in done.stdout
     assert "value of kvmops_kernel_cmdline_backend must be one of" in done.stdout
     assert count == 0  # nothing ran on the host
