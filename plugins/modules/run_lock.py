@@ -65,8 +65,8 @@ RETURN = r"""
 status:
   description:
     - held, acquired, would-acquire, taken-over, busy (another run holds it), released, not-held.
-    - "Set by the action without asking the host: image-mode (O(apply_runtime=false): no lock in an image),
-      held-by-this-run (O(held_by) is this run: taken already), not-taken (a release by a run that took none)."
+    - "Set by the action without asking the host: image-mode (C(apply_runtime=false): no lock in an image),
+      held-by-this-run (C(held_by) is this run: taken already), not-taken (a release by a run that took none)."
   returned: always
   type: str
 holder:
