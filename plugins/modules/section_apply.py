@@ -15,7 +15,7 @@ version_added: 0.3.0
 description:
   - Runs, in one module execution on the host, the steps of
     M(kvmops.hypervisor.kernel_cmdline) (O(kernel_cmdline)), M(kvmops.hypervisor.config_files)
-    (O(files)), the C(/etc/fstab) part of M(ansible.posix.mount) with C(state=present)
+    (O(files)), the C(/etc/fstab) part of C(ansible.posix.mount) with C(state=present)
     (O(fstab)), M(kvmops.hypervisor.config_files) again (O(lines)),
     M(kvmops.hypervisor.qemu_conf_lines) (O(qemu_conf)) and M(kvmops.hypervisor.sysctl_dropin)
     (O(sysctl)), in that order, each exactly as that module does it (the same code; for
@@ -49,7 +49,7 @@ options:
     default: {}
   fstab:
     description:
-      - Lines of C(/etc/fstab) (under O(root)), one per entry, written as M(ansible.posix.mount)
+      - Lines of C(/etc/fstab) (under O(root)), one per entry, written as C(ansible.posix.mount)
         with C(state=present) writes them (ansible.posix 2.1.0), so a host it converged sees
         no change. A line is C(src path fstype opts dump passno), separated by single spaces, fields
         escaped as it escapes them; a line for the same mount point (second field) is left
@@ -57,10 +57,10 @@ options:
         line); otherwise the line is appended. Every other line stays byte for byte.
       - The file keeps its mode and owner (a missing one is created, mode 0644) and is
         written atomically, once. Nothing is mounted or unmounted (for that, use
-        M(ansible.posix.mount) with C(state=mounted)).
+        C(ansible.posix.mount) with C(state=mounted)).
       - Each entry has C(path) (the mount point, absolute), C(src), C(fstype), and optionally
         C(opts) (default C(defaults)), C(dump) and C(passno) (default C(0)), as
-        M(ansible.posix.mount)'s options of the same names, taken literally.
+        C(ansible.posix.mount)'s options of the same names, taken literally.
     type: list
     elements: dict
     default: []
@@ -109,7 +109,9 @@ seealso:
   - module: kvmops.hypervisor.config_files
   - module: kvmops.hypervisor.qemu_conf_lines
   - module: kvmops.hypervisor.sysctl_dropin
-  - module: ansible.posix.mount
+  - name: ansible.posix.mount
+    description: The module whose C(/etc/fstab) lines the C(fstab) step writes alike.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/posix/mount_module.html
 """
 
 EXAMPLES = r"""
