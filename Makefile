@@ -113,11 +113,11 @@ molecule: venv link
 	  if [ "$$scenario" = image ]; then \
 	    for suite in $(KVMOPS_IMAGE_SUITES); do \
 	      echo "== molecule test -s image (KVMOPS_LAB_SUITE=$$suite)"; \
-	      KVMOPS_LAB_SUITE=$$suite molecule test -s image || exit 1; \
+	      KVMOPS_LAB_SUITE=$$suite tools/molecule-test.sh image || exit 1; \
 	    done; \
 	  else \
 	    echo "== molecule test -s $$scenario"; \
-	    molecule test -s $$scenario || exit 1; \
+	    tools/molecule-test.sh $$scenario || exit 1; \
 	  fi; \
 	done
 
