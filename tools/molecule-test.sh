@@ -12,28 +12,6 @@ molecule test -s "$scenario" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then
     echo "== molecule test -s $scenario failed (rc $rc); what failed, from $log:"
-    python3 - "$log" <<'PY'
-import re
-import sys
-
-ansi = re.compile(r"\x1b\[[0-9;]*m")
-lines = [ansi.sub("", line.rstrip("\n")) for line in open(sys.argv[1], errors="replace")]
-task = play = ""
-shown = 0
-for number, line in enumerate(lines):
-    if line.startswith("PLAY ["):
-        play = line
-    elif line.startswith(("TASK [", "RUNNING HANDLER [")):
-        task = line
-    if re.match(r"(fatal|failed): \[", line) or re.search(r"^(FAILED|ERROR) ", line) or " FAILED " in line:
-        if shown >= 3:
-            print("(more in the log)")
-            break
-        if line.startswith(("fatal", "failed")):
-            print("line %d, %s / %s" % (number + 1, play[:120], task[:160]))
-        for text in lines[number:number + 4]:
-            print(text[:700])
-        shown += 1
-PY
+    python3 "$(dirname "$0")/molecule_failures.py" "$log"
 fi
 exit "$rc"
