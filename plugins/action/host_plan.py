@@ -15,7 +15,11 @@ A thin shell around the pure planner (module_utils/plan/):
    (site.yml names every role's, so the play gathers once per host);
 3. the plan with the sections asked for; sections of a plan computed earlier in the
    play (other roles) are kept, and a plan that already has every section asked for
-   (computed earlier, or passed in) is returned as it is.
+   (computed earlier, or passed in) is returned as it is;
+4. the plan goes back as the ``kvm_host_plan`` fact, or with ``as_fact: false`` as the
+   result's ``kvm_host_plan`` key only, for a ``set_fact`` that keeps it as a host
+   variable: the controller deep-copies a host's facts for every task it runs there, and
+   the plan is most of them (docs/fleet.md). ``kvm_host``, when gathered, is a fact.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -95,12 +99,38 @@ def named_as_set(exc, args):
     return message
 
 
-def existing_plan(task_vars):
+def existing_plan(task_vars, as_fact=True):
+    """The plan of an earlier call: the kvm_host_plan variable, else the fact. With
+    ``as_fact`` false (the roles' calls, which keep the plan as a variable) only the
+    variable counts, and not when it is the fact itself (injected as a variable): a fact
+    of that name is a direct call's or a fact cache's (fact_caching, AWX's fact storage)
+    from an earlier run, planned from that run's facts and policy."""
     task_vars = task_vars or {}
-    for candidate in (task_vars.get("kvm_host_plan"), (task_vars.get("ansible_facts") or {}).get("kvm_host_plan")):
+    held = task_vars.get("kvm_host_plan")
+    fact = (task_vars.get("ansible_facts") or {}).get("kvm_host_plan")
+    candidates = (held, fact) if as_fact else (() if held == fact else (held,))
+    for candidate in candidates:
         if isinstance(candidate, dict) and candidate:
             return candidate
     return None
+
+
+def returned(result, plan, as_fact, new_facts=None):
+    """Put the plan (``None``: the variable already holds it) and the facts gathered
+    (``None``: none) into the task result: the plan as the kvm_host_plan fact, or with
+    ``as_fact`` false as the result's kvm_host_plan key (for the caller's set_fact)."""
+    facts = {}
+    if plan is not None:
+        if as_fact:
+            facts["kvm_host_plan"] = plan
+        else:
+            result["kvm_host_plan"] = plan
+    if new_facts is not None:
+        facts["kvm_host"] = new_facts
+    if facts:
+        result["ansible_facts"] = facts
+    result["changed"] = False
+    return result
 
 
 class ActionModule(ActionBase):
@@ -124,6 +154,7 @@ class ActionModule(ActionBase):
         except PlanError as exc:
             raise AnsibleActionFail(named_as_set(exc, self._task.args))
         sections = args.get("sections")
+        as_fact = args.get("as_fact", True)
         refresh = list(args.get("refresh") or [])
         unknown = [name for name in refresh if name not in SUBSET_NAMES]
         if unknown:
@@ -134,17 +165,17 @@ class ActionModule(ActionBase):
         if unknown:
             raise AnsibleActionFail("facts_for: unknown section(s) %s; choose from %s"
                                     % (", ".join(repr(name) for name in unknown), ", ".join(sorted(SECTIONS))))
-        earlier = existing_plan(task_vars)
+        earlier = existing_plan(task_vars, as_fact)
         if sections is not None and earlier is not None and not refresh and (not facts_for or not missing_parts(
                 find_facts(args.get("facts"), task_vars), None, facts_for)) and all(
                 isinstance(earlier.get(name), dict) for name in sections):
-            result["changed"] = False
-            # Returned as a fact only when it is not the host's fact already (a plan passed
-            # in as a variable): every role's own call finds the site play's plan, and a
-            # 20 kB fact sent back from each of them is work for the controller (docs/fleet.md).
-            if (task_vars or {}).get("ansible_facts", {}).get("kvm_host_plan") != earlier:
-                result["ansible_facts"] = {"kvm_host_plan": earlier}
-            return result
+            # Returned only when the host does not hold it already as asked (as the fact,
+            # or as the variable of an earlier as_fact=false call): every role's own call
+            # finds the site play's plan, and a 20 kB plan sent back from each of them is
+            # work for the controller (docs/fleet.md).
+            held = (task_vars or {}).get("ansible_facts", {}).get("kvm_host_plan") if as_fact else \
+                (task_vars or {}).get("kvm_host_plan")
+            return returned(result, None if held == earlier else earlier, as_fact)
         facts = find_facts(args.get("facts"), task_vars)
         new_facts = None
         missing = missing_parts(facts, sections, facts_for)
@@ -160,11 +191,7 @@ class ActionModule(ActionBase):
         if sections is None and facts_for and earlier is not None:
             # a call that only gathers (site.yml's first task): a plan already there, passed
             # in or computed earlier, is used as it is, as every role's own call uses it
-            result["changed"] = False
-            result["ansible_facts"] = {"kvm_host_plan": earlier}
-            if new_facts is not None:
-                result["ansible_facts"]["kvm_host"] = new_facts
-            return result
+            return returned(result, earlier, as_fact, new_facts)
         policy = dict((k, v) for k, v in args.items() if k not in TASK_OPTIONS)
         try:
             host_plan = plan(facts, policy, validated=True, sections=sections, existing_sections=earlier)
@@ -173,10 +200,6 @@ class ActionModule(ActionBase):
         for name, section in (earlier or {}).items():
             if name in SECTIONS and isinstance(section, dict):
                 host_plan.setdefault(name, section)
-        result["changed"] = False
-        result["ansible_facts"] = {"kvm_host_plan": host_plan}
-        if new_facts is not None:
-            result["ansible_facts"]["kvm_host"] = new_facts
         for warning in host_plan["warnings"]:
             self._display.warning("host_plan: %s" % warning)
-        return result
+        return returned(result, host_plan, as_fact, new_facts)

@@ -216,6 +216,20 @@ options:
     elements: str
     default: []
     version_added: 0.3.0
+  as_fact:
+    description:
+      - V(true) returns the plan as the C(kvm_host_plan) fact.
+      - V(false) returns it as the C(kvm_host_plan) key of the task's result only, for a
+        C(ansible.builtin.set_fact) that keeps it as a host variable, as the collection's
+        roles and playbooks do. The controller copies a host's facts for every task it
+        runs on the host, and the plan is most of them (C(docs/fleet.md)).
+      - With V(false), nothing is returned when the C(kvm_host_plan) variable already holds
+        the plan asked for, and a C(kvm_host_plan) that is only a fact (an earlier run's,
+        from a fact cache) is not reused.
+      - C(kvm_host), when gathered, is returned as a fact either way.
+    type: bool
+    default: true
+    version_added: 0.3.0
 attributes:
   action:
     description: Runs as an action plugin on the controller.
@@ -277,9 +291,28 @@ EXAMPLES = r"""
       hugepages:
         thp: madvise
         swappiness: 10
+
+- name: The plan as a host variable rather than a fact (what the roles do)
+  kvmops.hypervisor.host_plan:
+    sections:
+      sysctl_net: {}
+    as_fact: false
+  register: __kvmops_plan_result
+
+- name: Keep it
+  ansible.builtin.set_fact:
+    kvm_host_plan: "{{ __kvmops_plan_result['kvm_host_plan'] }}"
+  when: __kvmops_plan_result['kvm_host_plan'] is defined
 """
 
 RETURN = r"""
+kvm_host_plan:
+  description:
+    - The plan, when O(as_fact=false) (the same dict as C(ansible_facts.kvm_host_plan) below);
+      absent when the C(kvm_host_plan) variable already holds the plan asked for.
+  returned: when O(as_fact=false)
+  type: dict
+  sample: {housekeeping_cpus: [0, 1, 32, 33], isolated_cpus: [2, 3]}
 ansible_facts:
   description: The plan.
   returned: success

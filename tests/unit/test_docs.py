@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ROLES = sorted(name for name in os.listdir(os.path.join(ROOT, "roles"))
                if os.path.isfile(os.path.join(ROOT, "roles", name, "meta", "argument_specs.yml")))
 POLICY_PREFIX = "kvmops_plan_"
-NOT_POLICY = ("facts", "sections", "refresh", "facts_for")
+NOT_POLICY = ("facts", "sections", "refresh", "facts_for", "as_fact")
 LITERAL = re.compile(r"^`([^`]*)`$")
 
 

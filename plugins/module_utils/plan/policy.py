@@ -52,10 +52,12 @@ ARGUMENT_SPEC = dict(
     # sections whose kvm_host parts are gathered too, in the one gathering of this call
     # (site.yml asks for every role's at once, so the play gathers facts once per host)
     facts_for=dict(type="list", elements="str", default=[]),
+    # false: the plan goes back as the result's kvm_host_plan key, not as a fact
+    as_fact=dict(type="bool", default=True),
 )
 
 # The options of a host_plan task that are not policy (no kvmops_plan_<option> variable).
-TASK_OPTIONS = ("facts", "sections", "refresh", "facts_for")
+TASK_OPTIONS = ("facts", "sections", "refresh", "facts_for", "as_fact")
 
 MUTUALLY_EXCLUSIVE = [["hugepages_percent", "hugepages_per_node"]]
 

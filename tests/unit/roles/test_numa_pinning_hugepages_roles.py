@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import ARGUMENT_SPEC
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.policy import ARGUMENT_SPEC, TASK_OPTIONS
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.plan.sections import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -98,9 +98,10 @@ def test_role_tasks_use_only_their_section_and_switches(role):
     """No value is computed in a task: templates in tasks read the section, the runtime
     flag, the role's own how-switches (not planned values) or the collection's backend."""
     allowed = re.compile(r"^\{\{ (__%s_section(\['[a-z_]+'\])*|item\.[a-z]+|__%s_apply_runtime( \| ternary\(item\.[a-z]+, omit\))?"
-                         r"|__%s_options|__%s_labels|%s_[a-z_]+|kvmops_kernel_cmdline_backend \| default\('auto'\)) \}\}$"
+                         r"|__%s_options|__%s_labels|%s_[a-z_]+|kvmops_kernel_cmdline_backend \| default\('auto'\)"
+                         r"|__kvmops_plan_result\['kvm_host_plan'\]) \}\}$"
                          % (role, role, role, role, role))
-    tasks = load(role, "tasks", "main.yml") + load(role, "tasks", "plan.yml")
+    tasks = load(role, "tasks", "main.yml") + load(role, "tasks", "steps.yml") + load(role, "tasks", "plan.yml")
     for expression in re.findall(r"\{\{.*?\}\}", tasks):
         assert allowed.match(expression), expression
     for condition in re.findall(r"^\s+- (.*)$", tasks, re.M):
@@ -113,8 +114,8 @@ def test_hugepages_image_mode_is_one_remote_module_run():
     """Issue 18: in image mode the role runs one module on the host, section_apply, which
     writes the hugetlbfs lines of /etc/fstab too (its fstab step); ansible.posix.mount
     runs on a live host only, to mount, and before section_apply writes libvirt's
-    hugetlbfs_mount naming the mounts (roles/hugepages/tasks/main.yml says why)."""
-    tasks = yaml.safe_load(load("hugepages", "tasks", "main.yml"))
+    hugetlbfs_mount naming the mounts (roles/hugepages/tasks/steps.yml says why)."""
+    tasks = yaml.safe_load(load("hugepages", "tasks", "steps.yml"))
     runtime = "__hugepages_apply_runtime"
     image = []
     for task in tasks:
@@ -151,7 +152,7 @@ def test_every_section_with_kernel_arguments_has_a_role_that_applies_it():
     with_args = sorted(name for name in SECTIONS if result[name]["kernel_args"])
     assert with_args == ["hugepages", "numa_pinning", "nvme_queues", "sriov_vhost"]
     for name, module in SECTIONS.items():
-        tasks = yaml.safe_load(load(module.ROLE, "tasks", "main.yml"))
+        tasks = yaml.safe_load(load(module.ROLE, "tasks", "steps.yml"))
         owners = [task["kvmops.hypervisor.kernel_cmdline"].get("owner") for task in tasks
                   if "kvmops.hypervisor.kernel_cmdline" in task]
         owners += [task["kvmops.hypervisor.section_apply"]["kernel_cmdline"].get("owner") for task in tasks
@@ -181,7 +182,7 @@ def test_choices_in_readme_match_spec(role):
 def test_plan_role_documents_every_policy_variable():
     """host_plan reads kvmops_plan_<option> for every policy option; the plan role's spec
     documents (and site.yml validates) each of them."""
-    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in ("facts", "sections", "refresh", "facts_for"))
+    policy = set("kvmops_plan_%s" % name for name in ARGUMENT_SPEC if name not in TASK_OPTIONS)
     assert policy <= set(spec("plan"))
 
 

@@ -80,7 +80,7 @@ def test_libvirt_handler_does_nothing_without_daemon_facts_or_in_image_mode():
 
 
 def test_hugepages_role_applies_the_planned_ksm_units_with_systemd():
-    tasks = load("roles", "hugepages", "tasks", "main.yml")
+    tasks = load("roles", "hugepages", "tasks", "steps.yml")
     units = [t for t in tasks if "ansible.builtin.systemd_service" in t]
     assert len(units) == 1
     task = units[0]

@@ -50,10 +50,11 @@ def test_the_prologue_runs_only_for_a_lock_to_take_or_a_section_to_plan(live, lo
     section_to_plan = section is not None and not planned
     assert holds(include["when"], variables) == (lock_to_take or section_to_plan)
     # inside, each task runs for its own reason only
-    lock, plan = tasks("roles", "plan", "tasks", "prologue.yml")
+    lock, plan, keep = tasks("roles", "plan", "tasks", "prologue.yml")
     assert lock["ansible.builtin.include_tasks"]["file"] == "lock.yml"
     assert holds(lock["when"], variables) == lock_to_take
     assert holds(plan["when"], variables) == section_to_plan
+    assert keep["ansible.builtin.set_fact"] == {"kvm_host_plan": "{{ __kvmops_plan_result['kvm_host_plan'] }}"}
 
 
 def test_a_section_planned_as_none_is_planned_again():
@@ -83,3 +84,57 @@ def test_site_yml_guards_the_zfs_preflight_with_the_condition_of_its_task(live, 
     role_vars = {"__zfs_storage_apply_runtime": live, "__zfs_storage_section": plan["zfs_storage"]}
     variables = dict(role_vars, kvmops_apply_runtime=live, kvm_host_plan=plan)
     assert holds(guard["when"], variables) == holds(preflight["when"], variables) == (live and bool(datasets))
+
+
+ROLES = ["plan", "numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "sriov_vhost",
+         "seccomp_sandbox", "tuned"]
+ALL_SECTIONS = ["numa_pinning", "hugepages", "sysctl_net", "zfs_storage", "nvme_queues", "sriov_vhost",
+                "seccomp_sandbox", "tuned"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_role_is_its_prologue_then_its_steps_and_site_yml_imports_the_steps(role):
+    main = tasks("roles", role, "tasks", "main.yml")
+    assert len(main) == 2
+    prologue = main[0].get("ansible.builtin.import_tasks") or main[0]["ansible.builtin.import_role"]["tasks_from"]
+    assert prologue == "check.yml"
+    assert main[1]["ansible.builtin.import_tasks"] == "steps.yml"
+    steps = tasks("roles", role, "tasks", "steps.yml")
+    assert not any(task.get("ansible.builtin.import_role", {}).get("tasks_from") == "check.yml" for task in steps)
+    site = tasks("playbooks", "site.yml")[0]
+    imports = [task["ansible.builtin.import_role"] for task in site["tasks"]
+               if task.get("ansible.builtin.import_role", {}).get("name") == "kvmops.hypervisor." + role]
+    assert imports == [{"name": "kvmops.hypervisor." + role, "tasks_from": "steps.yml", "rolespec_validate": False}]
+
+
+def pre_task(name_start):
+    site = tasks("playbooks", "site.yml")[0]
+    found = [task for task in site["pre_tasks"] if task["name"].startswith(name_start)]
+    assert len(found) == 1, name_start
+    return site["pre_tasks"].index(found[0]), found[0]
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_site_yml_takes_the_lock_first_on_a_live_host_only(live):
+    index, lock = pre_task("One kvmops run on this host at a time")
+    assert lock["ansible.builtin.import_role"]["tasks_from"] == "lock.yml"
+    assert lock["tags"] == ["always"]
+    plan_index, _ = pre_task("Gather the facts once and plan")
+    assert index < plan_index
+    assert holds(lock["when"], {"kvmops_apply_runtime": live}) == live
+
+
+@pytest.mark.parametrize("planned", [ALL_SECTIONS, ALL_SECTIONS[:-1], ALL_SECTIONS[1:], [], ["iommu"]])
+def test_site_yml_plans_the_sections_left_out_by_the_roles_own_call(planned):
+    index, left_out = pre_task("Plan the sections left out")
+    plan_index, _ = pre_task("Keep the plan as a host variable")
+    assert index == plan_index + 1
+    assert left_out["ansible.builtin.include_role"]["name"] == "kvmops.hypervisor.tuned"
+    assert left_out["ansible.builtin.include_role"]["tasks_from"] == "plan.yml"
+    plan = dict((name, {"x": 1}) for name in planned)
+    plan["housekeeping_cpus"] = [0]
+    expected = not set(ALL_SECTIONS) <= set(planned)
+    assert holds(left_out["when"], {"kvm_host_plan": plan}) == expected
+    # tuned's plan.yml plans every other section not planned yet, then its own
+    loop = tasks("roles", "tuned", "tasks", "plan.yml")[0]["loop"]
+    assert all(name in loop for name in ALL_SECTIONS if name != "tuned")

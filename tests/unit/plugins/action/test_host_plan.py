@@ -313,3 +313,68 @@ def test_a_plan_that_is_the_hosts_fact_already_is_not_sent_back():
     passed_in = make_action({"sections": {"numa_pinning": {}}}).run(
         task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": plan_fact})
     assert passed_in["ansible_facts"]["kvm_host_plan"] == plan_fact
+
+
+def test_as_fact_false_returns_the_plan_as_a_result_key_and_gathered_facts_as_facts():
+    action = make_action({"sections": {"hugepages": {}}, "as_fact": False})
+    action._execute_module = MagicMock(return_value={"ansible_facts": {"kvm_host": {"libvirt": FACTS["libvirt"]}}})
+    partial = dict((key, value) for key, value in FACTS.items() if key != "libvirt")
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": partial}})
+    assert "kvm_host_plan" not in result["ansible_facts"]
+    assert result["ansible_facts"]["kvm_host"]["libvirt"] == FACTS["libvirt"]
+    assert result["kvm_host_plan"]["hugepages"] == make_action({"sections": {"hugepages": {}}}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["ansible_facts"]["kvm_host_plan"]["hugepages"]
+    assert result["changed"] is False
+
+
+def test_as_fact_false_with_complete_facts_returns_no_facts_at_all():
+    result = make_action({"sections": {"sysctl_net": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})
+    assert "ansible_facts" not in result
+    assert "sysctl_net" in result["kvm_host_plan"]
+
+
+def test_as_fact_false_returns_nothing_when_the_variable_holds_the_plan_asked_for():
+    plan = make_action({"sections": {"numa_pinning": {}, "hugepages": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["kvm_host_plan"]
+    held = make_action({"sections": {"hugepages": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": plan})
+    assert "kvm_host_plan" not in held and "ansible_facts" not in held
+    # the same plan held only as a fact (an earlier run's): planned afresh, for the caller's set_fact
+    from_fact = make_action({"sections": {"hugepages": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": plan}})
+    assert from_fact["kvm_host_plan"] is not plan and "ansible_facts" not in from_fact
+    assert sorted(name for name in from_fact["kvm_host_plan"] if name in ("numa_pinning", "hugepages")) == ["hugepages"]
+    # and as_fact true (the default) returns it as the fact when only the variable holds it
+    as_fact = make_action({"sections": {"hugepages": {}}}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": plan})
+    assert as_fact["ansible_facts"]["kvm_host_plan"] is plan
+
+
+def test_as_fact_false_only_gathering_returns_the_earlier_plan_and_the_facts():
+    earlier = make_action({"sections": {"numa_pinning": {}}}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["ansible_facts"]["kvm_host_plan"]
+    action = make_action({"facts_for": ["tuned"], "as_fact": False})
+    action._execute_module = MagicMock(return_value={"ansible_facts": {"kvm_host": {"tuned": {"installed": False}}}})
+    result = action.run(task_vars={"ansible_facts": {"kvm_host": FACTS}, "kvm_host_plan": earlier})
+    assert result["kvm_host_plan"] is earlier
+    assert result["ansible_facts"] == {"kvm_host": dict(FACTS, tuned={"installed": False})}
+
+
+def test_as_fact_false_never_reuses_a_plan_that_is_only_a_fact():
+    """A kvm_host_plan fact under as_fact=false is a direct call's or a fact cache's from an
+    earlier run (AWX's fact storage restores facts, and inject_facts_as_vars shows it as
+    the variable too): planned from other facts or policy, so it is not reused."""
+    stale = make_action({"sections": {"numa_pinning": {}}}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["ansible_facts"]["kvm_host_plan"]
+    stale = dict(stale, housekeeping_cpus=[99])
+    for task_vars in ({"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": stale}},
+                      {"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": stale}, "kvm_host_plan": stale}):
+        result = make_action({"sections": {"numa_pinning": {}}, "as_fact": False}).run(task_vars=task_vars)
+        assert result["kvm_host_plan"]["housekeeping_cpus"] != [99]
+    # a variable set in this play (set_fact) next to a stale fact is the plan to reuse
+    fresh = make_action({"sections": {"numa_pinning": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS}})["kvm_host_plan"]
+    kept = make_action({"sections": {"numa_pinning": {}}, "as_fact": False}).run(
+        task_vars={"ansible_facts": {"kvm_host": FACTS, "kvm_host_plan": stale}, "kvm_host_plan": fresh})
+    assert "kvm_host_plan" not in kept
