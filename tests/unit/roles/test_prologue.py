@@ -141,3 +141,15 @@ def test_site_yml_plans_the_sections_left_out_by_the_roles_own_call(planned):
     # tuned's plan.yml plans every other section not planned yet, then its own
     loop = tasks("roles", "tuned", "tasks", "plan.yml")[0]["loop"]
     assert all(name in loop for name in ALL_SECTIONS if name != "tuned")
+
+
+def test_site_yml_drops_cached_facts_before_it_plans():
+    """A fact cache (AWX's fact storage) restores an earlier run's kvm_host, complete, which
+    host_plan would take as given; site.yml clears the facts before its planning task."""
+    index, clear = pre_task("Start from this run's facts")
+    assert clear["ansible.builtin.meta"] == "clear_facts"
+    assert clear["tags"] == ["always"]
+    plan_index, _ = pre_task("Gather the facts once and plan")
+    assert index < plan_index
+    site = tasks("playbooks", "site.yml")[0]
+    assert not any("kvm_host" in str(task) for task in site["pre_tasks"][:index])
