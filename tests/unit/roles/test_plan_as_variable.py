@@ -20,15 +20,13 @@ def task_lists(data):
         if any(isinstance(item, dict) and ("hosts" in item or "import_playbook" in item) for item in data):
             for play in data:
                 for key in ("pre_tasks", "tasks", "post_tasks", "handlers"):
-                    for found in task_lists(play.get(key) or []):
-                        yield found
+                    yield from task_lists(play.get(key) or [])
             return
         yield data
         for item in data:
             for key in ("block", "rescue", "always"):
                 if isinstance(item, dict) and key in item:
-                    for found in task_lists(item[key]):
-                        yield found
+                    yield from task_lists(item[key])
 
 
 def calls():
@@ -55,13 +53,13 @@ def holds(condition, variables):
 
 def test_the_calls_are_found():
     # site.yml, audit.yml, the prologue, each role's plan.yml and sriov_vhost's vfs.yml
-    places = set(path for path, _, _ in CALLS)
+    places = set(call[0] for call in CALLS)
     assert {"playbooks/site.yml", "playbooks/audit.yml", "roles/plan/tasks/prologue.yml",
             "roles/sriov_vhost/tasks/vfs.yml", "roles/tuned/tasks/plan.yml"} <= places
     assert len(CALLS) >= 12
 
 
-@pytest.mark.parametrize("path, tasks, index", CALLS, ids=["%s:%d" % (path, index) for path, _, index in CALLS])
+@pytest.mark.parametrize("path, tasks, index", CALLS, ids=["%s:%d" % (call[0], call[2]) for call in CALLS])
 def test_each_call_keeps_the_plan_as_a_variable(path, tasks, index):
     call = tasks[index]
     assert call[MODULE].get("as_fact") is False, "%s: host_plan without as_fact: false" % path

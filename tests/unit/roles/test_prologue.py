@@ -111,6 +111,7 @@ def test_a_role_is_its_prologue_then_its_steps_and_site_yml_imports_the_steps(ro
 
 
 def pre_task(name_start):
+    """(index, task) of the one pre_task of site.yml whose name starts so."""
     site = tasks("playbooks", "site.yml")[0]
     found = [task for task in site["pre_tasks"] if task["name"].startswith(name_start)]
     assert len(found) == 1, name_start
@@ -122,7 +123,7 @@ def test_site_yml_takes_the_lock_first_on_a_live_host_only(live):
     index, lock = pre_task("One kvmops run on this host at a time")
     assert lock["ansible.builtin.import_role"]["tasks_from"] == "lock.yml"
     assert lock["tags"] == ["always"]
-    plan_index, _ = pre_task("Gather the facts once and plan")
+    plan_index = pre_task("Gather the facts once and plan")[0]
     assert index < plan_index
     assert holds(lock["when"], {"kvmops_apply_runtime": live}) == live
 
@@ -130,7 +131,7 @@ def test_site_yml_takes_the_lock_first_on_a_live_host_only(live):
 @pytest.mark.parametrize("planned", [ALL_SECTIONS, ALL_SECTIONS[:-1], ALL_SECTIONS[1:], [], ["iommu"]])
 def test_site_yml_plans_the_sections_left_out_by_the_roles_own_call(planned):
     index, left_out = pre_task("Plan the sections left out")
-    plan_index, _ = pre_task("Keep the plan as a host variable")
+    plan_index = pre_task("Keep the plan as a host variable")[0]
     assert index == plan_index + 1
     assert left_out["ansible.builtin.include_role"]["name"] == "kvmops.hypervisor.tuned"
     assert left_out["ansible.builtin.include_role"]["tasks_from"] == "plan.yml"
@@ -149,7 +150,7 @@ def test_site_yml_drops_cached_facts_before_it_plans():
     index, clear = pre_task("Start from this run's facts")
     assert clear["ansible.builtin.meta"] == "clear_facts"
     assert clear["tags"] == ["always"]
-    plan_index, _ = pre_task("Gather the facts once and plan")
+    plan_index = pre_task("Gather the facts once and plan")[0]
     assert index < plan_index
     site = tasks("playbooks", "site.yml")[0]
     assert not any("kvm_host" in str(task) for task in site["pre_tasks"][:index])
