@@ -188,14 +188,14 @@ class Case:
         except KeyError:
             raise AttributeError(step) from None
 
-    def play(self, playbook, log, *args):
+    def play(self, playbook, log, *args, env=None):
         inventory = CASES / (self.name + ".inventory.yml")
         host = {"ansible_host": str(self.root), "ansible_connection": "community.general.chroot",
                 "ansible_python_interpreter": "/usr/bin/python3", "kvmops_apply_runtime": False}
         host.update(self.host_vars)
         # kvm_hosts: the group playbooks/site.yml targets.
         inventory.write_text(json.dumps({"kvm_hosts": {"hosts": {self.name: host}}}, indent=2))  # JSON is YAML
-        env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PY_COLORS="0")
+        env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PY_COLORS="0", **(env or {}))
         start = time.monotonic()
         proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "--limit", self.name, str(playbook), *args],
                               cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -218,9 +218,12 @@ def refusals_then_alone(case):
 
 
 def check_then_reversed(case):
-    """site.yml in check mode (may not change a file), then every role in reverse order."""
+    """site.yml in check mode (may not change a file), then every role in reverse order,
+    then site.yml with private_role_vars (the roles' options hidden from its planning task,
+    so the roles plan their sections themselves: the same plan, nothing to change)."""
     case.play(SITE, "check", "--check", "--diff")
     case.play(ROLES, "roles")
+    case.play(SITE, "private", env={"ANSIBLE_PRIVATE_ROLE_VARS": "True"})
 
 
 # Two workers, the machine's two cores.

@@ -4,7 +4,8 @@
   are refused by site.yml, naming the variable, before any file changes; then each applying role alone (roles.yml): its
   first play converges, its second changes nothing, and it writes what site.yml writes;
 - reversed: site.yml in check mode writes nothing; then all applying roles in one play in
-  reverse order: converges, a second play changes nothing, the files are site.yml's.
+  reverse order: converges, a second play changes nothing, the files are site.yml's; then
+  site.yml with private_role_vars (the roles plan their own sections) changes nothing.
 """
 
 import pytest
@@ -45,6 +46,17 @@ def test_each_step_converges_then_changes_nothing(cases, name, steps):
 def test_reversed_writes_what_site_yml_writes(cases, site_files, helpers):
     """Same files, same contents (each chroot's own root UUID aside, in grub.cfg)."""
     assert helpers.comparable(cases["reversed"].roles.files) == helpers.comparable(site_files)
+
+
+def test_site_yml_with_private_role_vars_plans_the_same(cases, helpers):
+    """With private_role_vars the roles' options are hidden from site.yml's planning task:
+    its pre_task plans the sections left out through the roles' own plan.yml (tuned's), and
+    on the chroot the reversed roles converged, the same plan changes nothing."""
+    run = cases["reversed"].private
+    assert run.rc == 0, explain(run)
+    assert "included: kvmops.hypervisor.tuned for reversed" in run.output, explain(run)
+    assert run.changed("reversed") == 0, explain(run)
+    assert helpers.comparable(run.files) == helpers.comparable(cases["reversed"].roles.files)
 
 
 @pytest.mark.parametrize("role", ["numa_pinning", "hugepages", "sysctl_net", "nvme_queues", "sriov_vhost",
