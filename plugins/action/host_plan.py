@@ -18,8 +18,9 @@ A thin shell around the pure planner (module_utils/plan/):
    (computed earlier, or passed in) is returned as it is;
 4. the plan goes back as the ``kvm_host_plan`` fact, or with ``as_fact: false`` as the
    result's ``kvm_host_plan`` key only, for a ``set_fact`` that keeps it as a host
-   variable: the controller deep-copies a host's facts for every task it runs there, and
-   the plan is most of them (docs/fleet.md). ``kvm_host``, when gathered, is a fact.
+   variable: a fact cache (AWX's fact storage) would carry a fact to the next run, whose
+   planning would take it as this run's (docs/contracts.md). ``kvm_host``, when
+   gathered, is a fact.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -221,8 +221,8 @@ options:
       - V(true) returns the plan as the C(kvm_host_plan) fact.
       - V(false) returns it as the C(kvm_host_plan) key of the task's result only, for a
         C(ansible.builtin.set_fact) that keeps it as a host variable, as the collection's
-        roles and playbooks do. The controller copies a host's facts for every task it
-        runs on the host, and the plan is most of them (C(docs/fleet.md)).
+        roles and playbooks do, so that a fact cache (AWX's fact storage) cannot carry the
+        plan to a later run (C(docs/contracts.md)).
       - With V(false), nothing is returned when the C(kvm_host_plan) variable already holds
         the plan asked for, and a C(kvm_host_plan) that is only a fact (an earlier run's,
         from a fact cache) is not reused.

@@ -1,7 +1,7 @@
 """Every host_plan call of the roles and playbooks keeps the plan as a host variable
-(as_fact: false, then set_fact), never as a fact: the controller deep-copies a host's facts
-for every task it runs there, and the plan was most of them (docs/fleet.md,
-docs/contracts.md "Changed deliberately in 0.3.0"). The set_fact's condition is evaluated
+(as_fact: false, then set_fact), never as a fact: a fact cache (AWX's fact storage) would
+carry it to the next run, whose planning took it as its own (docs/contracts.md "Changed
+deliberately in 0.3.0"). The set_fact's condition is evaluated
 as Ansible evaluates it, on the results host_plan gives (tests/unit/plugins/action)."""
 
 import glob
