@@ -149,6 +149,12 @@ ansible_facts:
               unreadable), isolated and nohz_full CPUs, kvm (loaded, module, nested,
               halt_poll_ns), config (selected build options such as C(CONFIG_NO_HZ_FULL), each
               C(y), C(m), C(n) or a value) and config_source.
+            - boot, what M(kvmops.hypervisor.kernel_cmdline) without an owner (the
+              C(kvmops.hypervisor.reboot) role's comparison) reports before regenerating
+              anything, with backend auto; backend, owned_keys, pending_owned, running_owned,
+              reboot_required, regenerate_needed (C(grub.cfg) does not give the arguments the
+              drop-ins hold); null when it cannot tell (no boot loader it knows, a boot
+              configuration it refuses).
           returned: when gathered
           type: dict
         iommu:
@@ -282,7 +288,7 @@ def main():
         subsets = resolve_subsets(module.params["gather_subset"])
     except SubsetError as exc:
         module.fail_json(msg=str(exc))
-    facts = gather(Reader(module.params["root"]), subsets)
+    facts = gather(Reader(module.params["root"]), subsets, which=module.get_bin_path)
     module.exit_json(changed=False, ansible_facts={"kvm_host": facts})
 
 

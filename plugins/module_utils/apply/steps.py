@@ -40,15 +40,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.apply.sysctl_dro
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.apply import apply_change
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.change import plan_change
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.grub_cfg import grub_cfg_cmdline
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import (
-    reboot_ignored,
-    reboot_required,
-    running_cmdline,
-)
-from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import (
-    CmdlineError,
-    project,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import reboot_ignored
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.status import compare
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import CmdlineError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common import files as fileio
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.common.sysfs import Reader
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.facts.services import parse_libvirt_conf
@@ -308,7 +302,6 @@ def kernel_cmdline(module, params):
     pending = change.pending
     if ran:
         pending = grub_cfg_cmdline(reader, change.grub["cfg"], change.grub["env"])
-    running = running_cmdline(reader)
     regenerate_needed = bool(change.backend == "grub" and change.regenerate and not ran)
     changed = change.changed
     if params["regenerate_only"] and not module.check_mode:
@@ -322,12 +315,6 @@ def kernel_cmdline(module, params):
         backend=change.backend,
         tokens=change.tokens,
         present_elsewhere=change.skipped,
-        pending=pending,
-        running=running,
-        owned_keys=sorted(change.owned_keys),
-        pending_owned=project(pending, change.owned_keys),
-        running_owned=project(running, change.owned_keys),
-        reboot_required=reboot_required(pending, running, change.owned_keys),
         reboot_ignored=None,
         regenerated=regenerated,
         regenerate_needed=regenerate_needed,
@@ -335,6 +322,9 @@ def kernel_cmdline(module, params):
         commands=change.commands,
         commands_skipped=change.commands_skipped,
     )
+    # pending, running, owned_keys, pending_owned, running_owned, reboot_required: the
+    # comparison kvm_host.kernel.boot also makes (cmdline/status.py)
+    result.update(compare(reader, change, pending))
     if result["reboot_required"]:
         result["reboot_ignored"] = reboot_ignored(reader, result["pending_owned"])
     result["warnings"] = list(reader.warnings)

@@ -86,8 +86,9 @@ def resolve_subsets(requested):
     return included - excluded
 
 
-def gather(reader, subsets=None):
-    """``kvm_host`` for the chosen subset names (all when None), with ``warnings``."""
+def gather(reader, subsets=None, which=None):
+    """``kvm_host`` for the chosen subset names (all when None), with ``warnings``.
+    ``which(name)``: a command's path or None (the module's get_bin_path)."""
     if subsets is None:
         subsets = set(SUBSET_NAMES)
     facts = {}
@@ -102,7 +103,7 @@ def gather(reader, subsets=None):
         "cpu": lambda: gather_cpu(reader, *cpus()),
         "numa": lambda: gather_numa(reader, cpus()[0]),
         "memory": lambda: gather_memory(reader),
-        "kernel": lambda: gather_kernel(reader),
+        "kernel": lambda: gather_kernel(reader, which),
         "iommu": lambda: gather_iommu(reader),
         "nvme": lambda: gather_nvme(reader),
         "sriov": lambda: gather_sriov(reader),

@@ -8,7 +8,8 @@ nohz_full} (Documentation/ABI/testing/sysfs-devices-system-cpu), /sys/module/kvm
 (Documentation/virt/kvm/), /proc/modules and /proc/sys/net/bridge (br_netfilter; proc(5),
 Documentation/networking/bridge.rst "Netfilter"), /boot/config-<release> or /proc/config.gz. The pending command
 line (what the next boot gets) comes from the boot loader configuration, parsed by
-``_cmdline.pending_cmdline``, the parser the kernel_cmdline module uses as well.
+``_cmdline.pending_cmdline``, the parser the kernel_cmdline module uses as well; ``boot``
+is the comparison the kernel_cmdline module makes without an owner (cmdline/status.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.owners i
     is_kvmops_dropin,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.pending import pending_cmdline
+from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.status import boot_status
 from ansible_collections.kvmops.hypervisor.plugins.module_utils.cmdline.tokens import split_cmdline
 
 # Build options that decide what the plan may propose (kernel_args, huge pages, IOMMU...).
@@ -136,8 +138,13 @@ def kernel_cmdline_owners(reader):
     return sorted(owners)
 
 
-def gather_kernel(reader):
-    """The ``kvm_host.kernel`` dictionary."""
+def _no_commands(name):  # pylint: disable=unused-argument
+    return None
+
+
+def gather_kernel(reader, which=None):
+    """The ``kvm_host.kernel`` dictionary. ``which(name)``: the path of a command or None
+    (the module's get_bin_path; the boot status asks for grubby on BLS hosts)."""
     release = reader.text("/proc/sys/kernel/osrelease")
     if not release:
         version = reader.text("/proc/version", "")
@@ -162,4 +169,5 @@ def gather_kernel(reader):
         "config": config,
         "config_source": config_source,
         "kernel_cmdline_owners": kernel_cmdline_owners(reader),
+        "boot": boot_status(reader, which or _no_commands),
     }
