@@ -8,6 +8,8 @@
   site.yml with private_role_vars (the roles plan their own sections) changes nothing.
 """
 
+import json
+
 import pytest
 
 DROPIN = "/etc/default/grub.d/90-kvmops-%s.cfg"
@@ -127,3 +129,39 @@ def test_refused_before_any_file_changes(cases, attr, variable, message):
     failure = [line for line in run.output.splitlines() if line.startswith("fatal: [alone]")]
     assert failure and variable in failure[0] and message in failure[0], explain(run)
     assert run.files == {}, "the refused run wrote %s" % sorted(run.files)
+
+
+def task_outcomes(run, name):
+    """The result lines of the task named ``name`` (the lines after its TASK line)."""
+    lines, inside = [], False
+    for line in run.output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [", "PLAY ")):
+            inside = line.startswith("TASK [%s]" % name)
+        elif inside and line.split(":", 1)[0] in ("ok", "changed", "skipping", "included", "failed", "fatal"):
+            lines.append(line)
+    return lines
+
+
+def test_converged_site_yml_leaves_the_reboot_role_out(cases):
+    """Nothing waits on the converged chroot (grub.cfg current; in image mode the running
+    kernel does not count): the facts gathered at the start say so, no role changed the boot
+    configuration, so the reboot role is not even included (one remote run fewer)."""
+    run = cases["reversed"].private
+    assert task_outcomes(run, "Reboot where owned kernel arguments wait for it (only when allowed)") == [
+        "skipping: [reversed]"], explain(run)
+    assert "kvmops.hypervisor.reboot :" not in run.output, explain(run)
+
+
+def test_a_stale_grub_cfg_runs_the_reboot_role_which_regenerates_it(cases, helpers):
+    """grub.cfg without the drop-ins' arguments (a run that never reached its handler), then
+    site.yml --tags reboot (AWX's "reboot window": no role runs, so no role's kernel_cmdline
+    step sees it): the facts gathered at the start do, site.yml includes the reboot role, and
+    its comparison regenerates grub.cfg."""
+    removed = json.loads((helpers.CASES / "reversed.stale-removed.json").read_text())
+    assert removed, "the drop-ins append no argument to take out of grub.cfg"
+    run = cases["reversed"].stale
+    assert run.rc == 0, explain(run)
+    assert "included: kvmops.hypervisor.reboot for reversed" in run.output, explain(run)
+    assert run.changed_tasks() == ["kvmops.hypervisor.reboot : Compare the next boot's kernel arguments with the running kernel's"], explain(run)
+    entries = helpers.grub_linux_args(run.files[helpers.GRUB_CFG])
+    assert entries and all(set(removed) <= set(args) for args in entries), entries
